@@ -1,0 +1,167 @@
+"""The ``ganbench`` command line (typer + rich).
+
+Every user mistake ends as one line on stderr and exit code 2 (:class:`GanbenchError`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ganbench.errors import GanbenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark GANs fairly: suites of methods x datasets x seeds.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: prepare them offline.")
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(err: GanbenchError) -> None:
+    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    raise typer.Exit(err.exit_code)
+
+
+@app.command()
+def validate(suite: Path = typer.Argument(..., help="Suite YAML file"),
+             quick: bool = typer.Option(False, "--quick", help="Validate with the quick profile applied")):
+    """Check a suite file: exit 0, or one line naming the file and key, exit 2."""
+    from ganbench.suite import load_suite
+
+    try:
+        s = load_suite(suite, quick=quick)
+        specs = s.expand()
+    except GanbenchError as err:
+        _fail(err)
+    out.print(f"{suite}: ok ({len(specs)} trials: {len(s.datasets)} datasets x {len(s.methods)} methods "
+              f"x {len(s.seeds)} seeds)", highlight=False)
+
+
+@app.command("list")
+def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
+    """List the registered methods, datasets or metrics."""
+    from rich.table import Table
+
+    from ganbench.registry import DATASETS, METHODS, METRICS
+
+    table = Table(show_header=True)
+    if what == "methods":
+        table.add_column("method"); table.add_column("paper")
+        for name, cls in METHODS.items():
+            table.add_row(name, (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0])
+    elif what == "datasets":
+        table.add_column("dataset"); table.add_column("kind"); table.add_column("shape")
+        for name, cls in DATASETS.items():
+            table.add_row(name, cls.info.kind, "x".join(map(str, cls.info.shape)))
+    elif what == "metrics":
+        table.add_column("metric"); table.add_column("values"); table.add_column("applies to"); table.add_column("about")
+        for name, cls in METRICS.items():
+            values = ", ".join(f"{k} {'↓' if d == 'min' else '↑'}" for k, d in cls.outputs.items())
+            scope = ", ".join(sorted(cls.datasets)) if cls.datasets else ", ".join(sorted(cls.kinds))
+            table.add_row(name, values, scope, cls.summary)
+    else:
+        _fail(GanbenchError(f"list: unknown category {what!r} (use methods, datasets or metrics)"))
+    out.print(table)
+
+
+@app.command()
+def run(suite: Path = typer.Argument(..., help="Suite YAML file"),
+        quick: bool = typer.Option(False, "--quick", help="Use the suite's quick profile"),
+        local: bool = typer.Option(False, "--local", help="Run trials in this process, without Ray"),
+        address: Optional[str] = typer.Option(None, "--address", help="Join an existing Ray cluster"),
+        results: Path = typer.Option(Path("results"), "--results", help="Folder for results and the MLflow store"),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri",
+                                                   help="MLflow tracking URI (default: SQLite under --results)")):
+    """Train and evaluate every trial of a suite, then write tables and plots."""
+    from ganbench.progress import RichProgress
+    from ganbench.runner import run_suite
+
+    try:
+        with RichProgress(console) as progress:
+            outcome = run_suite(suite, quick=quick, local=local, address=address, results_root=results,
+                                tracking_uri=tracking_uri, progress=progress)
+    except GanbenchError as err:
+        _fail(err)
+    counts: dict[str, int] = {}
+    for st in outcome.statuses.values():
+        counts[st.get("status", "unknown")] = counts.get(st.get("status", "unknown"), 0) + 1
+    out.print(f"[bold]{outcome.suite.name}[/]: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    tables = outcome.suite_dir / "tables.md"
+    if tables.exists():
+        out.print(tables.read_text(), markup=False, highlight=False)
+    out.print(f"results: {outcome.suite_dir}\nMLflow:  {outcome.tracking_uri} (ganbench ui --results {results})",
+              highlight=False)
+
+
+@app.command()
+def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder, e.g. results/mnist_all")):
+    """Rebuild results.csv, tables and plots from a results folder alone."""
+    from ganbench.report.build import build_report
+    from ganbench.metrics.evaluate import value_directions
+
+    if not (suite_dir / "trials").is_dir():
+        _fail(GanbenchError(f"{suite_dir}: not a ganbench results folder (no trials/ inside)"))
+    paths = build_report(suite_dir, value_directions(), **_report_extras(suite_dir))
+    for name, path in paths.items():
+        out.print(f"{name}: {path}", highlight=False)
+
+
+def _report_extras(suite_dir: Path) -> dict:
+    import json
+
+    from ganbench.data.base import get_dataset
+
+    extras: dict = {}
+    try:
+        meta = json.loads((suite_dir / "suite.json").read_text())
+    except (OSError, ValueError):
+        return extras
+    extras["trial_ids"] = meta.get("trials")
+    centres = {}
+    for d in meta.get("suite", {}).get("datasets", []):
+        try:
+            c = get_dataset(d).info.extras.get("centres")
+        except GanbenchError:
+            c = None
+        if c:
+            centres[d] = c
+    extras["centres"] = centres
+    return extras
+
+
+@app.command()
+def ui(results: Path = typer.Option(Path("results"), "--results", help="Results folder holding mlflow.db"),
+       port: int = typer.Option(5000, "--port"),
+       host: str = typer.Option("127.0.0.1", "--host")):
+    """Start the MLflow UI on this store; Ctrl-C stops it and everything it started."""
+    from ganbench.ui import serve
+
+    try:
+        serve(results, host, port)
+    except GanbenchError as err:
+        _fail(err)
+
+
+@data_app.command("prepare")
+def data_prepare(name: str = typer.Argument(..., help="Dataset name, e.g. mnist")):
+    """Fetch/convert a dataset into the ganbench cache so that runs need no network."""
+    from ganbench.data.base import get_dataset
+    from ganbench.paths import cache_dir
+
+    try:
+        ds = get_dataset(name)
+        ds.prepare()
+    except GanbenchError as err:
+        _fail(err)
+    out.print(f"{name}: ready in {cache_dir()}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry point wrapper
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    app()

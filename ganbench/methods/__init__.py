@@ -1,0 +1,1 @@
+"""GAN methods, one module each, registered in :data:`ganbench.registry.METHODS`."""

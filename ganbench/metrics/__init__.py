@@ -1,0 +1,1 @@
+"""Metrics, one module each, registered in :data:`ganbench.registry.METRICS`."""

@@ -1,0 +1,61 @@
+"""The metric contract shared by every metric and by the evaluator.
+
+A metric is registered under the name a suite uses (``fid``, ``fcd``, ``modes``...). It
+declares the values it produces and whether lower or higher is better, the dataset kinds it
+applies to, and computes its values from a tensor of generated samples. Every value carries
+its protocol (n generated, n reference, split, extractor, resize mode).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+
+from ganbench.data.base import DatasetInfo
+
+LOWER = "min"
+HIGHER = "max"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalContext:
+    """What a metric needs to know besides the generated samples."""
+
+    dataset: DatasetInfo
+    reference: str  # split of the dataset used as the reference: "train" | "test"
+    num_samples: int  # n generated (and the n of reference samples, capped at the split size)
+    device: torch.device = torch.device("cpu")
+    seed: int = 0  # seed of the reference-subset draw
+
+
+class Metric(abc.ABC):
+    """One metric. Subclasses set the class attributes and implement :meth:`compute`."""
+
+    name: ClassVar[str]
+    #: value key -> LOWER or HIGHER; keys are the column names in results.csv and tables.
+    outputs: ClassVar[dict[str, str]]
+    #: dataset kinds the metric applies to ("image", "points"); ``datasets`` narrows further.
+    kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    datasets: ClassVar[frozenset[str] | None] = None
+    #: a short description for ``ganbench list metrics``.
+    summary: ClassVar[str] = ""
+
+    @classmethod
+    def applies_to(cls, info: DatasetInfo) -> bool:
+        if info.kind not in cls.kinds:
+            return False
+        return cls.datasets is None or info.name in cls.datasets
+
+    def prepare(self, ctx: EvalContext) -> None:
+        """Make the metric's assets ready (weights, reference statistics) before trials start.
+
+        Called once in the driver, so that parallel trials never build the same cache twice.
+        """
+        del ctx
+
+    @abc.abstractmethod
+    def compute(self, fake: torch.Tensor, ctx: EvalContext) -> tuple[dict[str, float], dict[str, Any]]:
+        """Return ``(values, protocol)`` for ``fake`` (images in [-1, 1] N×C×H×W, or points N×d)."""

@@ -1,0 +1,1 @@
+"""Network architectures, registered in :data:`ganbench.registry.NETS`."""

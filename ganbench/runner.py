@@ -1,0 +1,114 @@
+"""The driver of ``ganbench run``: suite -> specs -> prepared assets -> dispatch -> report.
+
+Keeps design.md's data path straight: load+validate, expand, dispatch ``train_trial`` per
+spec, collect ``results/<suite>/`` into tables and plots, with one MLflow parent run per
+suite run and a child run per trial.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganbench.data.base import get_dataset, load_dataset
+from ganbench.dispatch import ProgressFn, run_local, run_ray
+from ganbench.errors import GanbenchError
+from ganbench.metrics.base import EvalContext
+from ganbench.paths import atomic_write_text
+from ganbench.registry import METRICS
+from ganbench.spec import TrialSpec
+from ganbench.suite import Suite, load_suite
+from ganbench.tracking import default_tracking_uri, end_run, ensure_experiment, start_parent_run
+from ganbench.trial import TrialContext, read_status, trial_dir
+
+
+@dataclass
+class RunOutcome:
+    suite: Suite
+    suite_dir: Path
+    specs: list[TrialSpec]
+    statuses: dict[str, dict[str, Any]]
+    report: dict[str, Path]
+    tracking_uri: str
+    parent_run_id: str
+
+
+def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
+    """Data sets and metric assets (classifier, Inception, reference stats), once, here."""
+    for dataset in suite.datasets:
+        if progress:
+            progress("prepare", {"what": f"dataset {dataset}"})
+        get_dataset(dataset).prepare()
+        info = get_dataset(dataset).info
+        ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples)
+        for name in suite.eval.metrics:
+            if progress:
+                progress("prepare", {"what": f"metric {name} on {dataset}"})
+            METRICS.get(name)().prepare(ctx)
+        load_dataset(dataset, "train")
+
+
+def _check_results_folder(suite_dir: Path, suite: Suite, source: str) -> None:
+    marker = suite_dir / "suite.json"
+    if marker.exists():
+        try:
+            previous = json.loads(marker.read_text()).get("name")
+        except json.JSONDecodeError:
+            previous = None
+        if previous and previous != suite.name:
+            raise GanbenchError(f"{suite_dir}: holds results of suite {previous!r}, not {suite.name!r} "
+                                f"({source}); use another --results folder")
+
+
+def run_suite(path: str | Path, quick: bool = False, local: bool = False, address: str | None = None,
+              results_root: str | Path = "results", tracking_uri: str | None = None,
+              progress: ProgressFn | None = None) -> RunOutcome:
+    from ganbench.metrics.evaluate import value_directions
+    from ganbench.report.build import build_report
+
+    source = str(path)
+    suite = load_suite(path, quick=quick)
+    specs = suite.expand()
+    results_root = Path(results_root).resolve()
+    suite_dir = results_root / suite.name
+    _check_results_folder(suite_dir, suite, source)
+    suite_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(suite_dir / "suite.json", json.dumps(
+        {"name": suite.name, "source": source, "quick": quick, "suite": suite.model_dump(),
+         "trials": [s.trial_id for s in specs]}, indent=2))
+    prepare_assets(suite, progress)
+
+    uri = tracking_uri or default_tracking_uri(results_root)
+    experiment_id = ensure_experiment(uri, suite.name, results_root / "mlartifacts")
+    parent = start_parent_run(uri, experiment_id, suite.name, {
+        "suite_file": source, "quick": quick, "trials": len(specs),
+        "datasets": ",".join(suite.datasets), "methods": ",".join(m.name for m in suite.methods),
+        "seeds": ",".join(map(str, suite.seeds)), "iterations": suite.train.iterations,
+        "metrics": ",".join(suite.eval.metrics), "num_samples": suite.eval.num_samples,
+        "reference": suite.eval.reference})
+    ctx = TrialContext(suite.name, str(suite_dir), uri, experiment_id, parent,
+                       threads=max(1, int(suite.resources.cpus_per_trial)))
+    status = "FAILED"
+    try:
+        if local:
+            run_local(specs, ctx, progress)
+        else:
+            run_ray(specs, ctx, suite.resources, source, address, progress)
+        statuses = {s.trial_id: read_status(trial_dir(ctx, s)) or {"status": "unknown"} for s in specs}
+        centres = {d: get_dataset(d).info.extras.get("centres") for d in suite.datasets}
+        report = build_report(suite_dir, value_directions(),
+                              centres={d: c for d, c in centres.items() if c}, trial_ids=[s.trial_id for s in specs])
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(uri)
+        for key in ("tables.md", "tables.tex", "results.csv"):
+            if (suite_dir / key).exists():
+                client.log_artifact(parent, str(suite_dir / key))
+        if (suite_dir / "plots").is_dir():
+            client.log_artifacts(parent, str(suite_dir / "plots"), "plots")
+        status = "FINISHED"
+    finally:
+        end_run(uri, parent, status)
+    return RunOutcome(suite, suite_dir, specs, statuses, report, uri, parent)

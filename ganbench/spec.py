@@ -1,0 +1,69 @@
+"""The frozen description of one trial, and the content hash that names it everywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialSpec:
+    """One cell of the suite grid: a method on a dataset with a seed, fully resolved.
+
+    ``params`` holds the method's hyperparameters *after* merging defaults and suite
+    overrides, as a sorted tuple of ``(name, value)`` pairs so that the spec is hashable.
+    The :attr:`trial_id` (a content hash) names the trial's results folder, its MLflow run
+    and its Ray trial, so a re-run recognises finished work.
+    """
+
+    method: str
+    dataset: str
+    seed: int
+    params: tuple[tuple[str, Any], ...]
+    iterations: int
+    batch_size: int
+    eval_every: int
+    metrics: tuple[str, ...]
+    num_samples: int
+    reference: str
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["params"] = dict(self.params)
+        data["metrics"] = list(self.metrics)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrialSpec":
+        data = dict(data)
+        data["params"] = tuple(sorted(dict(data["params"]).items()))
+        data["metrics"] = tuple(data["metrics"])
+        return cls(**data)
+
+    @property
+    def trial_id(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        return f"{self.method}/{self.dataset}/seed{self.seed}"
+
+    def flat(self) -> dict[str, Any]:
+        """Flattened view for MLflow params and results rows."""
+        out: dict[str, Any] = {}
+        for key, value in self.to_dict().items():
+            if key == "params":
+                out.update({f"param.{k}": v for k, v in value.items()})
+            elif key == "metrics":
+                out["metrics"] = ",".join(value)
+            else:
+                out[key] = value
+        out["trial_id"] = self.trial_id
+        return out

@@ -1,0 +1,267 @@
+"""Suite files: the YAML schema (pydantic), friendly one-line errors, grid expansion.
+
+A suite names datasets × methods × seeds with training and evaluation settings::
+
+    name: mnist_all
+    datasets: [mnist]
+    methods: [gan, {name: wgan_gp, params: {lambda_gp: 10}}]
+    seeds: [0, 1, 2]
+    train: {iterations: 20000, batch_size: 64, eval_every: 2000}
+    eval: {metrics: [fcd, cis, classes], num_samples: 10000, reference: test}
+    params: {width: 64}          # overrides for every method
+    quick: {seeds: [0, 1], train: {iterations: 300}, params: {width: 16}}
+    resources: {cpus_per_trial: 1, gpus_per_trial: auto}
+
+``quick`` holds the values that ``--quick`` substitutes (deep-merged over the suite).
+Every mistake becomes a :class:`SuiteError` whose message is one line:
+``suites/x.yaml: methods[2].params.lr_g: expected a number, got 'fast'``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ganbench.errors import GanbenchError
+from ganbench.registry import DATASETS, METHODS, METRICS
+from ganbench.spec import TrialSpec
+
+
+class SuiteError(GanbenchError):
+    """A malformed suite file; the message names the file and the key path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MethodEntry(_Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainSettings(_Strict):
+    iterations: int = Field(2000, gt=0)
+    batch_size: int = Field(64, gt=0)
+    eval_every: int = Field(500, gt=0)
+
+
+class EvalSettings(_Strict):
+    metrics: list[str] = Field(default_factory=lambda: ["fcd", "cis", "classes"])
+    num_samples: int = Field(1000, gt=1)
+    reference: Literal["train", "test"] = "test"
+
+
+class Resources(_Strict):
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float | Literal["auto"] = "auto"
+    max_failures: int = Field(0, ge=0)
+
+    @field_validator("gpus_per_trial")
+    @classmethod
+    def _non_negative(cls, v):
+        if v != "auto" and v < 0:
+            raise ValueError("expected a number >= 0 or 'auto'")
+        return v
+
+
+def _method_entry(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class QuickProfile(_Strict):
+    """The parts of a suite that ``--quick`` may replace (each one optional)."""
+
+    datasets: list[str] | None = None
+    params: dict[str, Any] | None = None
+    methods: list[MethodEntry] | None = None
+    seeds: list[int] | None = None
+    train: dict[str, Any] | None = None
+    eval: dict[str, Any] | None = None
+    resources: dict[str, Any] | None = None
+
+    _entries = field_validator("methods", mode="before")(
+        classmethod(lambda cls, v: [_method_entry(x) for x in v] if isinstance(v, list) else v)
+    )
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    datasets: list[str] = Field(min_length=1)
+    methods: list[MethodEntry] = Field(min_length=1)
+    #: hyperparameter overrides for every method (a method's own ``params`` win)
+    params: dict[str, Any] = Field(default_factory=dict)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    quick: QuickProfile | None = None
+    resources: Resources = Field(default_factory=Resources)
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _names_to_entries(cls, v):
+        return [_method_entry(x) for x in v] if isinstance(v, list) else v
+
+    def method_overrides(self, entry: MethodEntry) -> dict[str, Any]:
+        return {**self.params, **entry.params}
+
+    def expand(self) -> list[TrialSpec]:
+        """The grid datasets × methods × seeds as frozen, fully resolved trial specs."""
+        specs = []
+        for dataset in self.datasets:
+            info = DATASETS.get(dataset).info
+            for entry in self.methods:
+                params = METHODS.get(entry.name).resolve_params(self.method_overrides(entry), info)
+                for seed in self.seeds:
+                    specs.append(TrialSpec(
+                        method=entry.name,
+                        dataset=dataset,
+                        seed=seed,
+                        params=tuple(sorted(params.items())),
+                        iterations=self.train.iterations,
+                        batch_size=self.train.batch_size,
+                        eval_every=self.train.eval_every,
+                        metrics=tuple(self.eval.metrics),
+                        num_samples=self.eval.num_samples,
+                        reference=self.eval.reference,
+                    ))
+        return specs
+
+
+# ---------------------------------------------------------------------------------------
+# Loading and error messages
+
+_TYPE_WORDS = {
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "int_parsing": "expected an integer", "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "bool_parsing": "expected true or false", "bool_type": "expected true or false",
+    "string_type": "expected a string", "list_type": "expected a list",
+    "dict_type": "expected a mapping", "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "extra_forbidden": "unknown key", "missing": "missing required key",
+    "literal_error": None, "too_short": "expected at least one entry",
+    "greater_than": None, "greater_than_equal": None, "string_pattern_mismatch": None,
+}
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    words = _TYPE_WORDS.get(kind)
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing required key"
+    if words is None:
+        words = err["msg"].replace("Input should be", "expected").replace("Value error, ", "")
+    got = err.get("input")
+    if isinstance(got, (dict, list)) and kind not in ("list_type", "dict_type", "model_type"):
+        return words
+    return f"{words}, got {got!r}"
+
+
+def _first_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> tuple[str, str]:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    return key_path(prefix + loc), _describe(err)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_suite(raw: Any, source: str, quick: bool = False) -> Suite:
+    """Validate a parsed YAML document; raise :class:`SuiteError` with one line."""
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{source}: (top level): expected a mapping of suite keys, got {type(raw).__name__}")
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        path, what = _first_error(exc)
+        raise SuiteError(f"{source}: {path}: {what}") from None
+    _check_names(suite, source, "")
+    if quick and suite.quick is not None:
+        over = suite.quick.model_dump(exclude_none=True)
+        merged = _deep_merge({k: v for k, v in raw.items() if k != "quick"}, over)
+        try:
+            suite = Suite.model_validate(merged)
+        except ValidationError as exc:
+            path, what = _first_error(exc)
+            raise SuiteError(f"{source}: quick.{path}: {what}") from None
+        _check_names(suite, source, "quick.")
+    return suite
+
+
+def _check_names(suite: Suite, source: str, where: str) -> None:
+    def fail(path: str, what: str):
+        raise SuiteError(f"{source}: {where}{path}: {what}")
+
+    for i, dataset in enumerate(suite.datasets):
+        if dataset not in DATASETS:
+            fail(f"datasets[{i}]", f"unknown dataset {dataset!r} (known: {', '.join(DATASETS.names())})")
+    for i, entry in enumerate(suite.methods):
+        if entry.name not in METHODS:
+            fail(f"methods[{i}].name", f"unknown method {entry.name!r} (known: {', '.join(METHODS.names())})")
+        method = METHODS.get(entry.name)
+        for dataset in suite.datasets:
+            try:
+                method.resolve_params(suite.method_overrides(entry), DATASETS.get(dataset).info)
+            except ValidationError as exc:
+                key = exc.errors()[0]["loc"][0] if exc.errors()[0]["loc"] else None
+                where_from = ("methods", i, "params") if key in entry.params or key not in suite.params \
+                    else ("params",)
+                path, what = _first_error(exc, where_from)
+                if where_from == ("params",):
+                    what += f" (for method {entry.name!r})"
+                fail(path, what)
+    for i, metric in enumerate(suite.eval.metrics):
+        if metric not in METRICS:
+            fail(f"eval.metrics[{i}]", f"unknown metric {metric!r} (known: {', '.join(METRICS.names())})")
+        for dataset in suite.datasets:
+            info = DATASETS.get(dataset).info
+            if not METRICS.get(metric).applies_to(info):
+                fail(f"eval.metrics[{i}]", f"metric {metric!r} does not apply to dataset {dataset!r}")
+    if len(set(suite.seeds)) != len(suite.seeds):
+        fail("seeds", f"repeated seed in {suite.seeds}")
+    if suite.train.eval_every > suite.train.iterations:
+        fail("train.eval_every", f"{suite.train.eval_every} is more than train.iterations ({suite.train.iterations})")
+
+
+def load_suite(path: str | Path, quick: bool = False) -> Suite:
+    """Read, parse and validate a suite file (``quick`` applies its quick profile)."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"{source}: no such suite file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{source}: cannot read: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SuiteError(f"{source}: {where}invalid YAML: {problem}") from None
+    return parse_suite(raw, source, quick=quick)

@@ -1,0 +1,82 @@
+"""The trainer loop shared by all methods.
+
+``Trainer.run`` performs ``spec.iterations`` calls of ``method.step``, draws real batches by
+indexing the data tensor on the trial's device, evaluates at every ``eval_every`` iterations
+and at the end, checkpoints at each evaluation (networks, optimisers, RNG states), and stops
+the trial as ``diverged`` on a non-finite loss, keeping the last good metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ganbench.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from ganbench.methods.base import Method
+
+#: evaluate(method) -> (metric values, protocol per metric)
+EvalFn = Callable[[Method], tuple[dict, dict]]
+#: on_eval(step, elapsed_s, values, protocol, losses)
+OnEval = Callable[[int, float, dict, dict, dict], None]
+
+
+@dataclass
+class TrainResult:
+    status: str  # "finished" | "diverged"
+    last_step: int
+    error: str | None = None
+    last_losses: dict[str, float] = field(default_factory=dict)
+
+
+class Trainer:
+    def __init__(self, method: Method, data: torch.Tensor, batch_size: int, iterations: int,
+                 eval_every: int, evaluate: EvalFn, on_eval: OnEval,
+                 checkpoint_path: Path | None = None):
+        self.method = method
+        self.data = data
+        self.batch_size = batch_size
+        self.iterations = iterations
+        self.eval_every = eval_every
+        self.evaluate = evaluate
+        self.on_eval = on_eval
+        self.checkpoint_path = checkpoint_path
+        self.elapsed_before = 0.0
+
+    def next_real(self) -> torch.Tensor:
+        idx = torch.randint(self.data.shape[0], (self.batch_size,), device=self.data.device)
+        return self.data[idx]
+
+    def resume(self) -> bool:
+        """Continue from the checkpoint if one exists: same weights, optimisers and RNG."""
+        if self.checkpoint_path is None or not Path(self.checkpoint_path).exists():
+            return False
+        state = load_checkpoint(self.checkpoint_path, self.method.device)
+        self.method.load_state_dict(state["method"])
+        set_rng_state(state["rng"])
+        self.elapsed_before = float(state["extra"].get("elapsed_s", 0.0))
+        return True
+
+    def _checkpoint(self, elapsed: float) -> None:
+        if self.checkpoint_path is not None:
+            save_checkpoint(self.checkpoint_path, self.method.state_dict(), {"elapsed_s": elapsed})
+
+    def run(self) -> TrainResult:
+        start = time.perf_counter() - self.elapsed_before
+        losses: dict[str, float] = {}
+        while self.method.iteration < self.iterations:
+            losses = self.method.step(self.next_real)
+            step = self.method.iteration
+            bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+            if bad:
+                return TrainResult("diverged", step, f"non-finite loss at iteration {step}: {bad}", losses)
+            if step % self.eval_every == 0 or step == self.iterations:
+                values, protocol = self.evaluate(self.method)
+                elapsed = time.perf_counter() - start
+                self.on_eval(step, elapsed, values, protocol, losses)
+                self._checkpoint(elapsed)
+        return TrainResult("finished", self.method.iteration, None, losses)

@@ -1,0 +1,185 @@
+"""``train_trial(spec, ctx)``: one trial from data to metrics, anywhere.
+
+The same plain function runs in-process (tests, ``--local``), in a Ray worker on this
+machine, or on a node of a Ray cluster; nothing in it knows which, except that inside a
+Ray Tune session it also reports each evaluation to Tune.
+Outputs, under ``<suite_dir>/trials/<trial_id>/``: ``spec.json``, ``evals.jsonl`` (one line
+per evaluation), ``status.json``, ``checkpoint.pt``, ``samples.png`` (and ``samples.npy``
+for point data); the same numbers go to the trial's MLflow child run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.data.base import get_dataset, load_dataset
+from ganbench.paths import atomic_write_text
+from ganbench.registry import METHODS
+from ganbench.spec import TrialSpec
+from ganbench.tracking import TrialRun, protocol_params
+from ganbench.train import Trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialContext:
+    """Where a trial writes: picklable, so it travels to Ray workers."""
+
+    suite_name: str
+    suite_dir: str
+    tracking_uri: str | None = None
+    experiment_id: str | None = None
+    parent_run_id: str | None = None
+    threads: int = 1
+    report_to_tune: bool = False
+
+
+def trial_dir(ctx: TrialContext, spec: TrialSpec) -> Path:
+    return Path(ctx.suite_dir) / "trials" / spec.trial_id
+
+
+def read_status(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(folder) / "status.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _write_status(folder: Path, status: str, last_step: int, error: str | None) -> None:
+    atomic_write_text(folder / "status.json",
+                      json.dumps({"status": status, "error": error, "last_step": last_step}))
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _save_samples(folder: Path, samples: torch.Tensor, kind: str) -> list[Path]:
+    """A sample grid PNG (images) or a scatter PNG plus ``samples.npy`` (points)."""
+    png = folder / "samples.png"
+    if kind == "image":
+        from torchvision.utils import save_image
+
+        save_image(samples[:64].float().cpu(), png, nrow=8, normalize=True, value_range=(-1, 1))
+        return [png]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = samples.float().cpu().numpy()
+    np.save(folder / "samples.npy", points.astype(np.float32))
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
+    ax.set_aspect("equal")
+    fig.savefig(png, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return [png, folder / "samples.npy"]
+
+
+def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
+    """Train and evaluate one trial; return its final record (never raises for a trial fault)."""
+    from ganbench.metrics.evaluate import evaluate
+
+    folder = trial_dir(ctx, spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = read_status(folder)
+    if previous and previous.get("status") in ("finished", "diverged"):
+        return {"trial_id": spec.trial_id, **previous, "skipped": True}
+    atomic_write_text(folder / "spec.json",
+                      json.dumps({"trial_id": spec.trial_id, "suite": ctx.suite_name, **spec.to_dict()}, indent=2))
+    torch.set_num_threads(max(1, ctx.threads))
+    torch.manual_seed(spec.seed)
+    np.random.seed(spec.seed)
+    device = _device()
+    run = None
+    if ctx.tracking_uri:
+        run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, spec.trial_id,
+                       spec.label, spec.flat())
+    _write_status(folder, "running", 0, None)
+    last_values: dict[str, float] = {}
+    try:
+        info = get_dataset(spec.dataset).info
+        data, _ = load_dataset(spec.dataset, "train", device)
+        method_cls = METHODS.get(spec.method)
+        method = method_cls(method_cls.Params(**spec.param_dict), info, device)
+
+        def run_eval(m):
+            return evaluate(m.sample, spec.dataset, list(spec.metrics), spec.num_samples,
+                            spec.reference, device, spec.seed)
+
+        logged_protocol = False
+
+        def on_eval(step: int, elapsed: float, values: dict, protocol: dict, losses: dict) -> None:
+            nonlocal logged_protocol
+            last_values.clear()
+            last_values.update(values)
+            record = {"step": step, "elapsed_s": round(elapsed, 3), "values": values,
+                      "losses": losses, "protocol": protocol}
+            with open(folder / "evals.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            if run is not None:
+                run.log_metrics(step, {**values, **{f"loss_{k}": v for k, v in losses.items()
+                                                     if math.isfinite(v)}, "elapsed_s": elapsed})
+                if not logged_protocol:
+                    run.log_params(protocol_params(protocol))
+                    logged_protocol = True
+            if ctx.report_to_tune:
+                from ray import tune
+
+                tune.report({"step": step, "elapsed_s": elapsed, **values})
+
+        trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every,
+                          run_eval, on_eval, folder / "checkpoint.pt")
+        if trainer.resume():
+            _truncate_evals(folder / "evals.jsonl", method.iteration)
+        result = trainer.run()
+        artifacts = _save_samples(folder, method.sample(
+            64 if info.kind == "image" else 2500,
+            torch.Generator(device).manual_seed(spec.seed)), info.kind)
+        status, error, last_step = result.status, result.error, result.last_step
+        if run is not None:
+            for path in [*artifacts, folder / "checkpoint.pt"]:
+                if path.exists():
+                    run.log_artifact(path)
+    except Exception as exc:  # a fault in one trial must never stop the suite
+        status, last_step = "failed", -1
+        error = f"{type(exc).__name__}: {exc}"
+        (folder / "error.txt").write_text(traceback.format_exc())
+    _write_status(folder, status, last_step, error)
+    if run is not None:
+        run.finish(status)
+    if ctx.report_to_tune and status != "finished":
+        from ray import tune
+
+        tune.report({"status": status, **last_values})
+    return {"trial_id": spec.trial_id, "status": status, "error": error, "last_step": last_step,
+            "values": last_values}
+
+
+def _truncate_evals(path: Path, up_to_step: int) -> None:
+    """Drop evaluation lines past the checkpoint (and a half-written last line)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= up_to_step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError):
+            continue
+    atomic_write_text(path, "".join(f"{line}\n" for line in keep))
+
+
+def env_for_workers() -> dict[str, str]:
+    """Environment variables a worker needs to see the same cache and settings."""
+    keys = ("GANBENCH_CACHE", "GANBENCH_OFFLINE", "GANBENCH_INCEPTION_PATH", "GANBENCH_MNIST_WHEEL_DIR")
+    return {k: os.environ[k] for k in keys if k in os.environ}
