@@ -1,0 +1,62 @@
+"""Build a suite's whole report from its results folder alone.
+
+``build_report(RESULTS/<suite>, directions)`` collects the trials, then writes into the
+same folder ``results.csv`` (every trial x eval step), ``tables.md``, ``tables.tex`` and
+``plots/*.png``. It needs nothing but the folder and the value directions, so
+``ganbench report DIR`` can rebuild a report at any time, also while a suite still runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganbench.report.collect import collect, final_rows, write_csv
+from ganbench.report.plots import make_plots
+from ganbench.report.tables import caption_for, render_latex, render_markdown, render_unfinished_markdown
+
+
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def build_report(
+    suite_dir: str | os.PathLike,
+    directions: dict[str, str],
+    centres: dict[str, Sequence[Sequence[float]]] | None = None,
+    headline: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    trial_ids: Sequence[str] | None = None,
+) -> dict[str, Path]:
+    """Write the report of ``suite_dir`` and return ``{path relative to suite_dir: path}``.
+
+    ``directions`` maps value keys to ``"min"``/``"max"``; ``centres`` maps 2D datasets to
+    their mode centres for the sample scatters; ``headline`` names the value keys (in
+    order) shown in the tables (default: all; results.csv and plots always have all);
+    ``methods`` orders the table rows (default: alphabetical, as collected); ``trial_ids``
+    restricts the report to one suite run's grid (default: every trial in the folder).
+    """
+    suite_dir = Path(suite_dir)
+    df = collect(suite_dir, trial_ids)
+    final = final_rows(df)
+    caption = caption_for(final)
+    label = "tab:" + re.sub(r"[^A-Za-z0-9:-]+", "-", suite_dir.name)
+    markdown = render_markdown(final, directions, caption, keys=headline, methods=methods)
+    unfinished = render_unfinished_markdown(final)
+    if unfinished:
+        markdown += "\n" + unfinished
+    paths = [
+        write_csv(df, suite_dir / "results.csv"),
+        _write_text(suite_dir / "tables.md", markdown),
+        _write_text(suite_dir / "tables.tex", render_latex(final, directions, caption, headline, methods, label)),
+    ]
+    paths += make_plots(df, suite_dir, suite_dir / "plots", directions, centres)
+    return {p.relative_to(suite_dir).as_posix(): p for p in paths}
