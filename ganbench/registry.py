@@ -1,13 +1,15 @@
 """The one registry mechanism shared by methods, datasets, nets and metrics.
 
 A registry maps a short name (as written in suite files) to a factory. Modules register
-themselves with a decorator; :func:`load_builtins` imports every built-in module once so
-that the registries are complete before a suite is validated.
+themselves with a decorator; :func:`load_builtins` imports every module of the data, nets,
+methods and metrics packages once, so that the registries are complete before a suite is
+validated and a new method needs nothing but its own module.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Callable, Generic, TypeVar
 
 from ganbench.errors import GanbenchError
@@ -57,19 +59,8 @@ DATASETS: Registry = Registry("dataset")
 NETS: Registry = Registry("net")
 METRICS: Registry = Registry("metric")
 
-_BUILTIN_MODULES = (
-    "ganbench.data.mnist",
-    "ganbench.data.toy2d",
-    "ganbench.nets.dcgan",
-    "ganbench.nets.mlp",
-    "ganbench.methods.gan",
-    "ganbench.methods.gan_minimax",
-    "ganbench.methods.lsgan",
-    "ganbench.methods.hinge",
-    "ganbench.methods.wgan",
-    "ganbench.methods.wgan_gp",
-    "ganbench.metrics.catalog",
-)
+#: packages whose every module is imported so that its registrations take effect
+_BUILTIN_PACKAGES = ("ganbench.data", "ganbench.nets", "ganbench.methods", "ganbench.metrics")
 _loaded = False
 
 
@@ -79,5 +70,7 @@ def load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    for package_name in _BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package_name}.{info.name}")
