@@ -43,7 +43,7 @@ def main() -> None:
             continue
         method = cls(params, info, device)
         if hasattr(method, "iteration"):
-            method.iteration = 1000  # past WGAN's critic warm-up, so numbers are steady-state
+            method.iteration = 1001  # past WGAN's critic warm-up, so numbers are steady-state
 
         def next_real():
             return data[torch.randint(len(data), (args.batch,), device=device)]
