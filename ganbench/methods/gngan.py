@@ -1,0 +1,118 @@
+"""GN-GAN: "Improving GAN with Neighbors Embedding and Gradient Matching" (Tran, Bui, Cheung,
+AAAI 2019, arXiv 1811.01333).
+
+No official GN-GAN code was ever released (methods_spec.md §1.0); ganbench follows the seed
+report (shared/seeds/000_*.txt, the authority for GN-GAN's formulas) and its Algorithm 1, and
+takes everything the report leaves open from Dist-GAN's official code (§1.1), GN-GAN's
+predecessor by the same authors. Per iteration:
+
+  x <- mini-batch of m data points;  z <- m samples of P_z = U(−1, 1)^d
+  1. E, G <- min V_AE(E, G) = ‖x − G(E(x))‖² + λ_r · V_R(E, G)
+        V_R = KL(P ‖ Q), Student-t affinities of the latent batch z (P) and of G(z) (Q)
+        (:mod:`ganbench.methods.neighbors_embedding`, σ² = variance of the batch's distances)
+  2. D <- max V_D(D, G) = (1 − α) E log D(x) + α E log D(G(E(x))) + E log(1 − D(G(z))) − λ_p V_P
+        V_P: Dist-GAN's penalty, RMS slope of the logit on interpolates
+        (:func:`ganbench.methods.distgan.distgan_penalty`), λ_p = 1
+  3. G <- min V_G(D, G) = |E σD(x) − E σD(G(z))| + λ_m1 ‖E ∇D(x) − E ∇D(G(z))‖²
+                                              + λ_m2 |E ∇D(x)ᵀx − E ∇D(G(z))ᵀG(z)|²
+        (:mod:`ganbench.methods.gradient_matching`; ``matching: norm`` is the report's
+        "pour plus de stabilité" variant with E‖∇D‖ and E|∇Dᵀx|)
+Algorithm 1 uses the same x and z for the three steps (only the first D step when
+``n_critic`` > 1; later ones draw fresh batches).
+
+Hyperparameters: ``preset: paper`` (the defaults) or ``preset: report`` (the report's tuned
+MNIST values: lr_e = lr_g = lr_d = 1.5e-4, α = 0.06); an explicitly given parameter wins over
+the preset. Defaults and their status:
+- lr 2e-4, β = (0.5, 0.9), one D step, three Adams (AE step, G, D): Dist-GAN's DCGAN setting,
+  UNVERIFIED for GN-GAN. Points: the Dist-GAN toy settings (lr 1e-3, β = (0.8, 0.999),
+  λ_p = λ_r = 0.1, 5 D steps), UNVERIFIED for GN-GAN.
+- λ_p = 1 (Dist-GAN; UNVERIFIED for GN-GAN); λ_r = 1 (Dist-GAN's weight of its own
+  regulariser R_reg; UNVERIFIED for V_R).
+- α = 0.05: Dist-GAN's weight of reconstructions in D's loss; the paper's value is UNVERIFIED
+  (the report's tuned value is 0.06; the report notes raising it because D was too strong).
+- λ_m1 = λ_m2 = 1.0: UNVERIFIED (methods_spec.md §1.2: "small constants of order 1").
+
+ganbench choices where the report is silent (each also a parameter where it matters):
+- V_R's latent batch is the prior sample z and its G(z) (``ne_batch: prior``): the report
+  defines V_R on "z" and "G(z)". P then has no gradient and V_R trains G only, although the
+  report writes V_R(E, G). A third-party reimplementation concatenates z with E(x) (and G(z)
+  with G(E(x))), which lets V_R reach E too: ``ne_batch: prior_and_encoded``.
+- ‖x − G(E(x))‖² is the mean squared error over the batch and every pixel (the Dist-GAN code's
+  ``reduce_mean`` convention), not the per-sample sum, which would weigh it 784× more than
+  V_R on MNIST. It is measured in data space, as the report writes it (Dist-GAN uses D's
+  features), and Dist-GAN's R_reg is dropped (the report's V_AE has only V_R).
+- ∇D is the input gradient of the probability D = σ(l) (the report's D; ``score: logit``
+  uses the logit). V_D's α is constant: the report gives no schedule (Dist-GAN decays it).
+- Prior U(−1, 1)^d as Dist-GAN; d = 100 on MNIST. Data in [−1, 1], G ends in tanh
+  (Dist-GAN: [0, 1] and a sigmoid output).
+- ``loss: hinge`` (Dist-GAN's hinge, as intended: penalty added, hinge on logits) is offered
+  for parity with Dist-GAN; the report uses the log loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from ganbench.data.base import DatasetInfo
+from ganbench.methods.distgan import AutoEncodingGAN, AutoEncodingGANParams
+from ganbench.methods.gradient_matching import gradient_matching_loss
+from ganbench.methods.neighbors_embedding import neighbors_embedding_kl
+from ganbench.registry import METHODS
+
+#: named sets of values, applied by :meth:`GNGAN.resolve_params` unless explicitly overridden
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # the seed report's tuned MNIST values: "learning rates (tous égaux à 0.00015)", "α = 0.06"
+    "report": {"lr_e": 1.5e-4, "lr_g": 1.5e-4, "lr_d": 1.5e-4, "alpha": 0.06},
+}
+
+
+class GNGANParams(AutoEncodingGANParams):
+    preset: Literal["paper", "report"] = "paper"
+    #: weight of reconstructions counted as real in V_D (UNVERIFIED; Dist-GAN code 0.05)
+    alpha: float = 0.05
+    #: gradient-matching weights (UNVERIFIED)
+    lambda_m1: float = 1.0
+    lambda_m2: float = 1.0
+    matching: Literal["expectation", "norm"] = "expectation"
+    #: the function whose input gradient is matched: σ(l) (report's D) or the logit l
+    score: Literal["prob", "logit"] = "prob"
+    #: V_R's batch: prior z only, or z and E(x) concatenated (third-party variant)
+    ne_batch: Literal["prior", "prior_and_encoded"] = "prior"
+
+
+@METHODS.register("gngan")
+class GNGAN(AutoEncodingGAN):
+    name = "gngan"
+    Params = GNGANParams
+    fresh_batches = False  # Algorithm 1: one x, one z per iteration
+
+    @classmethod
+    def resolve_params(cls, overrides: dict[str, Any], info: DatasetInfo) -> dict[str, Any]:
+        """Defaults <- data defaults <- preset values <- explicit overrides, fully concrete."""
+        name = overrides.get("preset", GNGANParams.model_fields["preset"].default)
+        preset = PRESETS.get(name, {}) if isinstance(name, str) else {}  # unknown: validation says so
+        merged = {**cls.data_defaults(info), **preset, **overrides}
+        return cls.Params(**merged).model_dump()
+
+    def recon_weight(self) -> float:
+        return self.params.alpha
+
+    def ae_loss(self, x, z):
+        """V_AE = ‖x − G(E(x))‖² + λ_r V_R (step 1)."""
+        ze = self.E(x)
+        recon = self.G(ze)
+        fake = self.G(z)
+        rec = (x - recon).pow(2).mean()
+        if self.params.ne_batch == "prior":
+            v_r = neighbors_embedding_kl(z, fake)
+        else:
+            v_r = neighbors_embedding_kl(torch.cat([z, ze]), torch.cat([fake, recon]))
+        return rec + self.params.lambda_r * v_r, {"ae_rec": float(rec.detach()), "v_r": float(v_r.detach())}
+
+    def g_loss(self, x, z):
+        """V_G with gradient matching (step 3)."""
+        p = self.params
+        return gradient_matching_loss(self.D, x, self.G(z), p.lambda_m1, p.lambda_m2, p.matching, p.score)
