@@ -123,7 +123,7 @@ def _report_extras(suite_dir: Path) -> dict:
     except (OSError, ValueError):
         return extras
     extras["trial_ids"] = meta.get("trials")
-    extras["methods"] = [m["name"] for m in meta.get("suite", {}).get("methods", [])] or None
+    extras["methods"] = [m.get("label") or m["name"] for m in meta.get("suite", {}).get("methods", [])] or None
     centres = {}
     for d in meta.get("suite", {}).get("datasets", []):
         try:

@@ -26,11 +26,11 @@ def run_local(specs: list[TrialSpec], ctx: TrialContext, progress: ProgressFn | 
     results = []
     for spec in specs:
         if progress:
-            progress("start", {"trial_id": spec.trial_id, "label": spec.label})
+            progress("start", {"trial_id": spec.trial_id, "label": spec.display})
         record = train_trial(spec, ctx)
         results.append(record)
         if progress:
-            progress("done", {"label": spec.label, **record})
+            progress("done", {"label": spec.display, **record})
     return results
 
 
@@ -94,7 +94,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
         per_trial = resolve_resources(resources, ray.cluster_resources(), source)
         threads = max(1, int(per_trial["cpu"]))
         ctx = TrialContext(**{**ctx.__dict__, "threads": threads, "report_to_tune": True})
-        labels = {s.trial_id: s.label for s in specs}
+        labels = {s.trial_id: s.display for s in specs}
         storage = Path(ctx.suite_dir).resolve() / "ray"
         trainable = tune.with_resources(_tune_trainable, per_trial)
         tuner = tune.Tuner(
@@ -120,7 +120,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
         records = []
         for result in grid:
             spec = TrialSpec.from_dict(result.config["spec"])
-            records.append({"trial_id": spec.trial_id, "label": spec.label,
+            records.append({"trial_id": spec.trial_id, "label": spec.display,
                             "error": str(result.error) if result.error else None,
                             "metrics": dict(result.metrics or {})})
         return records

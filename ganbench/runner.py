@@ -100,7 +100,7 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
         centres = {d: get_dataset(d).info.extras.get("centres") for d in suite.datasets}
         report = build_report(suite_dir, value_directions(),
                               centres={d: c for d, c in centres.items() if c},
-                              methods=[m.name for m in suite.methods], trial_ids=[s.trial_id for s in specs])
+                              methods=[m.row for m in suite.methods], trial_ids=[s.trial_id for s in specs])
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(uri)

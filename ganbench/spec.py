@@ -28,6 +28,8 @@ class TrialSpec:
     metrics: tuple[str, ...]
     num_samples: int
     reference: str
+    #: the name shown in tables (the method name, or the suite entry's ``label``)
+    label: str = ""
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -35,6 +37,8 @@ class TrialSpec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        if not data["label"] or data["label"] == self.method:
+            del data["label"]  # keeps the hash of unlabelled trials independent of the field
         data["params"] = dict(self.params)
         data["metrics"] = list(self.metrics)
         return data
@@ -52,8 +56,8 @@ class TrialSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     @property
-    def label(self) -> str:
-        return f"{self.method}/{self.dataset}/seed{self.seed}"
+    def display(self) -> str:
+        return f"{self.label or self.method}/{self.dataset}/seed{self.seed}"
 
     def flat(self) -> dict[str, Any]:
         """Flattened view for MLflow params and results rows."""

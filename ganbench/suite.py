@@ -41,7 +41,13 @@ class _Strict(BaseModel):
 
 class MethodEntry(_Strict):
     name: str
+    #: the row name in tables; lets one method appear twice (e.g. two presets)
+    label: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def row(self) -> str:
+        return self.label or self.name
 
 
 class TrainSettings(_Strict):
@@ -128,6 +134,7 @@ class Suite(_Strict):
                         metrics=tuple(self.eval.metrics),
                         num_samples=self.eval.num_samples,
                         reference=self.eval.reference,
+                        label=entry.label or "",
                     ))
         return specs
 
@@ -234,6 +241,10 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
                 if where_from == ("params",):
                     what += f" (for method {entry.name!r})"
                 fail(path, what)
+    rows = [entry.row for entry in suite.methods]
+    for i, row in enumerate(rows):
+        if row in rows[:i]:
+            fail(f"methods[{i}]", f"{row!r} appears twice; give one of them a distinct label")
     for i, metric in enumerate(suite.eval.metrics):
         if metric not in METRICS:
             fail(f"eval.metrics[{i}]", f"unknown metric {metric!r} (known: {', '.join(METRICS.names())})")

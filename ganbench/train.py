@@ -38,6 +38,7 @@ class Trainer:
                  eval_every: int, evaluate: EvalFn, on_eval: OnEval,
                  checkpoint_path: Path | None = None):
         self.method = method
+        method.total_iterations = iterations
         self.data = data
         self.batch_size = batch_size
         self.iterations = iterations

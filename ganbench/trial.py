@@ -103,7 +103,7 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
     run = None
     if ctx.tracking_uri:
         run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, spec.trial_id,
-                       spec.label, spec.flat())
+                       spec.display, spec.flat())
     _write_status(folder, "running", 0, None)
     last_values: dict[str, float] = {}
     try:

@@ -46,6 +46,8 @@ class Method(abc.ABC):
         self.info = info
         self.device = torch.device(device)
         self.iteration = 0
+        #: the trial's iteration budget, set by the trainer (schedules such as Dist-GAN's use it)
+        self.total_iterations: int | None = None
 
     @classmethod
     def resolve_params(cls, overrides: dict[str, Any], info: DatasetInfo) -> dict[str, Any]:

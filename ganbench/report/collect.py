@@ -91,7 +91,7 @@ def _trial_rows(trial_dir: Path) -> list[dict[str, Any]]:
     status = status if isinstance(status, dict) else {}
     base = {
         "trial_id": str(spec.get("trial_id") or trial_dir.name),
-        "method": str(spec.get("method", "?")),
+        "method": str(spec.get("label") or spec.get("method", "?")),
         "dataset": str(spec.get("dataset", "?")),
         "seed": spec.get("seed"),
         "iterations": spec.get("iterations"),
