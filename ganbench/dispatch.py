@@ -129,27 +129,39 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
             ray.shutdown()
 
 
-class _ProgressCallback:
-    """Forwards Tune trial events to a progress function (rich, in the CLI)."""
+def _ProgressCallback(progress: ProgressFn, labels: dict[str, str]):
+    """A Tune callback forwarding trial events to ``progress`` (rich, in the CLI).
 
-    def __new__(cls, progress: ProgressFn, labels: dict[str, str]):
-        from ray.tune import Callback
+    Tune pickles its run config (callbacks included) for ``Tuner.restore``; the progress
+    function holds a live terminal display, so it is dropped from the pickle.
+    """
+    from ray.tune import Callback
 
-        class _Cb(Callback):
-            def on_trial_start(self, iteration, trials, trial, **info):
-                progress("start", {"trial_id": trial.trial_id, "label": _label(trial)})
+    def _label(trial) -> str:
+        return labels.get(TrialSpec.from_dict(trial.config["spec"]).trial_id, str(trial))
 
-            def on_trial_result(self, iteration, trials, trial, result, **info):
-                progress("result", {"label": _label(trial), **{k: v for k, v in result.items()
-                                                               if isinstance(v, (int, float))}})
+    class ProgressCallback(Callback):
+        def __init__(self, progress_fn: ProgressFn):
+            self.progress: ProgressFn | None = progress_fn
 
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                progress("done", {"label": _label(trial), "status": "finished"})
+        def __getstate__(self):
+            return {**self.__dict__, "progress": None}
 
-            def on_trial_error(self, iteration, trials, trial, **info):
-                progress("done", {"label": _label(trial), "status": "failed"})
+        def _emit(self, event: str, info: dict[str, Any]) -> None:
+            if self.progress is not None:
+                self.progress(event, info)
 
-        def _label(trial) -> str:
-            return labels.get(TrialSpec.from_dict(trial.config["spec"]).trial_id, str(trial))
+        def on_trial_start(self, iteration, trials, trial, **info):
+            self._emit("start", {"trial_id": trial.trial_id, "label": _label(trial)})
 
-        return _Cb()
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            self._emit("result", {"label": _label(trial), **{k: v for k, v in result.items()
+                                                            if isinstance(v, (int, float))}})
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._emit("done", {"label": _label(trial), "status": "finished"})
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self._emit("done", {"label": _label(trial), "status": "failed"})
+
+    return ProgressCallback(progress)
