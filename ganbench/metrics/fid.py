@@ -1,0 +1,32 @@
+"""FID: Fréchet distance between TF-Inception pool3 features (Heusel et al. 2017; §5.1).
+
+Generated samples vs ``ctx.num_samples`` real images of the reference split, both through
+:class:`~ganbench.metrics.inception.InceptionExtractor` (clean-fid "clean" resize). Meant for
+the GPU/full profile: on a CPU the network runs at a few images per second and the 2048×2048
+matrix square root takes ~15 s, but it runs. FID is biased upward at small n (TTUR recommends
+n >= 10k), so compare values only at equal n; the protocol records n_gen, n_ref and the split.
+"""
+
+from __future__ import annotations
+
+from ganbench.metrics.base import LOWER, EvalContext, Metric
+from ganbench.metrics.frechet import feature_stats, frechet_distance
+from ganbench.metrics.inception import InceptionExtractor
+from ganbench.metrics.reference import paired_outputs, prepare_reference
+from ganbench.registry import METRICS
+
+
+@METRICS.register("fid")
+class FID(Metric):
+    name = "fid"
+    outputs = {"fid": LOWER}
+    kinds = frozenset({"image"})
+    summary = "Fréchet Inception distance (TF-Inception 2015-12-05, clean resize); GPU/full profile"
+
+    def prepare(self, ctx: EvalContext) -> None:
+        prepare_reference(InceptionExtractor(), ctx)
+
+    def compute(self, fake, ctx: EvalContext):
+        fake_out, ref_out, protocol = paired_outputs(InceptionExtractor(), fake, ctx)
+        value = frechet_distance(*feature_stats(fake_out["features"]), *feature_stats(ref_out["features"]))
+        return {"fid": value}, {**protocol, "implementation": "ganbench.metrics.frechet (clean-fid algebra)"}

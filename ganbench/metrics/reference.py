@@ -1,0 +1,109 @@
+"""Reference features of real data, cached per (dataset, split, extractor, n, seed).
+
+design.md "Numbers we can trust": reference statistics are computed once and reused. We cache
+the extractor's outputs themselves (float32; FID/FCD statistics are derived from them in
+float64 in a fraction of a second, and KID needs the features), as an ``.npz`` read with
+``allow_pickle=False``, with the protocol that produced them stored in the same file:
+
+    cache_dir()/refstats/<dataset>-<split>-<extractor key>-n<n>-<all|seed<seed>>.npz
+
+The extractor key contains a prefix of the SHA1 of its weights, so features of another network
+(a retrained MNIST classifier) are never mixed in. When ``n`` is smaller than the split, the
+reference subset is the first ``n`` entries of ``torch.randperm`` under ``seed``; when it covers
+the split, the whole split is used in its order and the seed plays no part.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.metrics.features import Extractor
+from ganbench.paths import atomic_write_bytes, cache_dir
+
+log = logging.getLogger(__name__)
+
+_memory: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
+
+
+def reference_indices(split_size: int, n: int, seed: int) -> torch.Tensor | None:
+    """Indices of the seeded reference subset, or None for the whole split."""
+    if n >= split_size:
+        return None
+    return torch.randperm(split_size, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def reference_path(dataset: str, split: str, extractor: Extractor, n: int, seed: int,
+                   split_size: int) -> Path:
+    draw = "all" if n >= split_size else f"seed{seed}"
+    return cache_dir() / "refstats" / f"{dataset}-{split}-{extractor.key}-n{min(n, split_size)}-{draw}.npz"
+
+
+def reference_outputs(extractor: Extractor, dataset: str, split: str, n: int, seed: int = 0,
+                      device: torch.device | str = "cpu") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The extractor's outputs on ``n`` real images of ``dataset``/``split`` and their protocol."""
+    from ganbench.data.base import load_dataset
+
+    x, _ = load_dataset(dataset, split, "cpu")
+    path = reference_path(dataset, split, extractor, n, seed, len(x))
+    if str(path) in _memory:
+        return _memory[str(path)]
+    if path.exists():
+        with np.load(path, allow_pickle=False) as blob:
+            outputs = {k: blob[k] for k in blob.files if k != "protocol_json"}
+            protocol = json.loads(str(blob["protocol_json"]))
+    else:
+        idx = reference_indices(len(x), n, seed)
+        images = x if idx is None else x[idx]
+        start = time.perf_counter()
+        outputs = extractor.extract(images, device)
+        seconds = time.perf_counter() - start
+        protocol = {
+            "dataset": dataset,
+            "split": split,
+            "n_ref": int(len(images)),
+            "ref_subset": "all" if idx is None else f"randperm seed {seed}",
+            **extractor.protocol(),
+        }
+        log.info("reference features %s: %d images in %.1f s", path.name, len(images), seconds)
+        buf = io.BytesIO()
+        np.savez(buf, protocol_json=np.array(json.dumps(protocol, sort_keys=True)), **outputs)
+        atomic_write_bytes(path, buf.getvalue())
+    _memory[str(path)] = (outputs, protocol)
+    return outputs, protocol
+
+
+def clear_memory_cache() -> None:
+    """Forget the in-process copies (the files stay)."""
+    _memory.clear()
+
+
+def prepare_reference(extractor: Extractor, ctx) -> None:
+    """Build (or find) the reference features that :func:`paired_outputs` will read for ctx.
+
+    Runs on the GPU when there is one even if ``ctx.device`` says CPU (the driver's context
+    carries no device); the features do not depend on it beyond float round-off.
+    """
+    device = ctx.device
+    if torch.device(device).type == "cpu" and torch.cuda.is_available():
+        device = torch.device("cuda")
+    reference_outputs(extractor, ctx.dataset.name, ctx.reference, ctx.num_samples, ctx.seed, device)
+
+
+def paired_outputs(extractor: Extractor, fake: torch.Tensor, ctx) -> tuple[
+        dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
+    """Extractor outputs on the generated samples (shared within an evaluation) and on the
+    reference (``ctx.num_samples`` real images of ``ctx.reference``), plus the joint protocol."""
+    from ganbench.metrics.features import extract_shared
+
+    fake_out = extract_shared(extractor, fake, ctx.device)
+    ref_out, ref_protocol = reference_outputs(extractor, ctx.dataset.name, ctx.reference,
+                                              ctx.num_samples, ctx.seed, ctx.device)
+    return fake_out, ref_out, {"n_gen": int(len(fake)), **ref_protocol}
