@@ -35,6 +35,12 @@ class RunOutcome:
     parent_run_id: str
 
 
+def _driver_device():
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
     """Data sets and metric assets (classifier, Inception, reference stats), once, here."""
     for dataset in suite.datasets:
@@ -42,7 +48,7 @@ def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
             progress("prepare", {"what": f"dataset {dataset}"})
         get_dataset(dataset).prepare()
         info = get_dataset(dataset).info
-        ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples)
+        ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples, device=_driver_device())
         for name in suite.eval.metrics:
             if progress:
                 progress("prepare", {"what": f"metric {name} on {dataset}"})
