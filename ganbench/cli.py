@@ -94,7 +94,7 @@ def run(suite: Path = typer.Argument(..., help="Suite YAML file"),
     out.print(f"[bold]{outcome.suite.name}[/]: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     tables = outcome.suite_dir / "tables.md"
     if tables.exists():
-        out.print(tables.read_text(), markup=False, highlight=False)
+        out.print(tables.read_text(), markup=False, highlight=False, soft_wrap=True)
     out.print(f"results: {outcome.suite_dir}\nMLflow:  {outcome.tracking_uri} (ganbench ui --results {results})",
               highlight=False)
 

@@ -136,9 +136,17 @@ def _describe_protocol(proto: dict) -> str:
         parts.append(f"{proto['split']} split")
     if "extractor" in proto:
         parts.append(f"extractor {proto['extractor']}")
-    extras = sorted(k for k in proto if k not in {"n_gen", "n_ref", "split", "extractor"})
-    parts.extend(f"{k}={proto[k]}" for k in extras)
+    for key in CAPTION_EXTRAS:
+        if key in proto:
+            value = str(proto[key])
+            parts.append(f"{key}={value[:12] if key.endswith('sha1') else value}")
     return ", ".join(parts)
+
+
+#: protocol fields, besides n/split/extractor, that define how a number was computed; the
+#: per-evaluation diagnostics (class counts, seeds of the noise draw...) stay out of captions
+CAPTION_EXTRAS = ("resize", "weights_sha1", "std_threshold", "threshold", "splits", "subsets",
+                  "subset_size", "min_count")
 
 
 def _span(values: list[int]) -> str:
