@@ -54,7 +54,8 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
     if what == "methods":
         table.add_column("method"); table.add_column("paper")
         for name, cls in METHODS.items():
-            table.add_row(name, (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0])
+            doc = sys.modules[cls.__module__].__doc__ or ""
+            table.add_row(name, " ".join(doc.strip().split("\n\n")[0].split()))
     elif what == "datasets":
         table.add_column("dataset"); table.add_column("kind"); table.add_column("shape")
         for name, cls in DATASETS.items():

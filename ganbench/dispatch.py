@@ -83,15 +83,26 @@ def _tune_trainable(config: dict[str, Any]) -> None:
     train_trial(spec, ctx)
 
 
+def cluster_resources_for(resources: Resources, source: str) -> dict[str, float]:
+    """Per-trial resources checked against the connected Ray cluster (call ensure_ray first)."""
+    import ray
+
+    return resolve_resources(resources, ray.cluster_resources(), source)
+
+
 def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, source: str,
             address: str | None = None, progress: ProgressFn | None = None) -> list[dict]:
-    """Run the trials as one Ray Tune grid; returns one record per trial."""
+    """Run the trials as one Ray Tune grid; returns one record per trial.
+
+    Connects to Ray (or starts a local instance) unless already connected, and shuts down
+    only what it started.
+    """
     import ray
     from ray import tune
 
     started = ensure_ray(address)
     try:
-        per_trial = resolve_resources(resources, ray.cluster_resources(), source)
+        per_trial = cluster_resources_for(resources, source)
         threads = max(1, int(per_trial["cpu"]))
         ctx = TrialContext(**{**ctx.__dict__, "threads": threads, "report_to_tune": True})
         labels = {s.trial_id: s.display for s in specs}

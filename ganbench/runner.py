@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.data.base import get_dataset, load_dataset
-from ganbench.dispatch import ProgressFn, run_local, run_ray
+from ganbench.dispatch import ProgressFn, cluster_resources_for, ensure_ray, run_local, run_ray
 from ganbench.errors import GanbenchError
 from ganbench.metrics.base import EvalContext
 from ganbench.paths import atomic_write_text
@@ -71,15 +71,35 @@ def _check_results_folder(suite_dir: Path, suite: Suite, source: str) -> None:
 def run_suite(path: str | Path, quick: bool = False, local: bool = False, address: str | None = None,
               results_root: str | Path = "results", tracking_uri: str | None = None,
               progress: ProgressFn | None = None) -> RunOutcome:
-    from ganbench.metrics.evaluate import value_directions
-    from ganbench.report.build import build_report
-
     source = str(path)
     suite = load_suite(path, quick=quick)
     specs = suite.expand()
     results_root = Path(results_root).resolve()
     suite_dir = results_root / suite.name
     _check_results_folder(suite_dir, suite, source)
+    # resources are checked against the cluster before anything is prepared or trained
+    ray_started = ensure_ray(address) if not local else False
+    try:
+        if not local:
+            cluster_resources_for(suite.resources, source)
+        return _run_prepared(suite, specs, source, suite_dir, quick, local, address, results_root,
+                             tracking_uri, progress)
+    finally:
+        _shutdown_ray(ray_started)
+
+
+def _shutdown_ray(started: bool) -> None:
+    if started:
+        import ray
+
+        ray.shutdown()
+
+
+def _run_prepared(suite, specs, source, suite_dir, quick, local, address, results_root, tracking_uri,
+                  progress) -> RunOutcome:
+    from ganbench.metrics.evaluate import value_directions
+    from ganbench.report.build import build_report
+
     suite_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(suite_dir / "suite.json", json.dumps(
         {"name": suite.name, "source": source, "quick": quick, "suite": suite.model_dump(),
