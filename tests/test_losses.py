@@ -94,7 +94,8 @@ def test_wgan_clips_weights_and_boosts_critic():
     assert len(calls) == 5
 
 
-@pytest.mark.parametrize("name", ["gan", "gan_minimax", "lsgan", "hinge", "wgan", "wgan_gp"])
+@pytest.mark.parametrize("name", ["gan", "gan_minimax", "lsgan", "hinge", "wgan", "wgan_gp",
+                                  "san_hinge", "san_gan", "swgan", "gngan", "distgan"])
 def test_every_method_steps_and_samples(name):
     torch.manual_seed(0)
     m = _method(name, width=16)

@@ -9,7 +9,6 @@ optimiser and a hook after each critic step (weight clipping).
 
 from __future__ import annotations
 
-import abc
 from typing import ClassVar
 
 import torch
@@ -48,13 +47,16 @@ class AdversarialMethod(Method):
         return torch.optim.Adam(net.parameters(), lr=lr, betas=(self.params.beta1, self.params.beta2))
 
     # -- the paper's pieces -------------------------------------------------------------
-    @abc.abstractmethod
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The discriminator's loss (to minimise) on raw outputs."""
+    # A loss-based GAN defines ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``
+    # (pure functions of D's raw outputs); methods whose losses need more than D's outputs
+    # (SAN's two detached outputs, SW-GAN's features) override the ``*_step_loss`` hooks.
+    def d_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The critic's loss on a real and a (detached) generated batch, plus extra stats."""
+        return self.d_loss(self.D(real), self.D(fake)), {}
 
-    @abc.abstractmethod
-    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The generator's loss (to minimise) on D's raw outputs for generated samples."""
+    def g_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The generator's loss; ``real`` is the last real batch of the critic steps."""
+        return self.g_loss(self.D(fake))
 
     def d_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
         return None
@@ -71,11 +73,12 @@ class AdversarialMethod(Method):
 
     def step(self, next_real: RealSampler) -> dict[str, float]:
         stats: dict[str, float] = {}
+        real = None
         for _ in range(self.critic_steps()):
             real = next_real()
             with torch.no_grad():
                 fake = self.G(self.prior(real.shape[0]))
-            loss_d = self.d_loss(self.D(real), self.D(fake))
+            loss_d, extra = self.d_step_loss(real, fake)
             penalty = self.d_penalty(real, fake)
             total_d = loss_d if penalty is None else loss_d + penalty
             self.opt_d.zero_grad(set_to_none=True)
@@ -83,10 +86,13 @@ class AdversarialMethod(Method):
             self.opt_d.step()
             self.after_d_step()
             stats["loss_d"] = float(loss_d.detach())
+            stats.update(extra)
             if penalty is not None:
                 stats["penalty"] = float(penalty.detach())
+        if real is None:  # a method without critic steps still needs a real batch
+            real = next_real()
         fake = self.G(self.prior(real.shape[0]))
-        loss_g = self.g_loss(self.D(fake))
+        loss_g = self.g_step_loss(real, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
