@@ -112,4 +112,4 @@ def test_cli_validate_exit_codes(tmp_path):
     good = subprocess.run([sys.executable, "-m", "ganbench", "validate", "suites/mnist_all.yaml"],
                           capture_output=True, text=True, cwd=REPO)
     assert good.returncode == 0, good.stderr
-    assert "18 trials" in good.stdout
+    assert "36 trials" in good.stdout
