@@ -41,6 +41,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables over ours
     import ray
 
     if ray.is_initialized():

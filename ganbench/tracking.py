@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 TRIAL_TAG = "ganbench.trial_id"
@@ -105,10 +105,3 @@ def protocol_params(protocol: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Flatten {metric: {key: value}} into MLflow params ``protocol.<metric>.<key>``."""
     return {f"protocol.{m}.{k}": v for m, p in protocol.items() for k, v in p.items()}
 
-
-def tags_of(run) -> dict[str, str]:
-    return dict(run.data.tags)
-
-
-__all__ = ["RunTag", "TrialRun", "ensure_experiment", "start_parent_run", "end_run",
-           "default_tracking_uri", "protocol_params", "tags_of"]
