@@ -102,6 +102,11 @@ class TrialRun:
 
 
 def protocol_params(protocol: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Flatten {metric: {key: value}} into MLflow params ``protocol.<metric>.<key>``."""
-    return {f"protocol.{m}.{k}": v for m, p in protocol.items() for k, v in p.items()}
+    """Flatten {metric: {key: value}} into MLflow params ``protocol.<metric>.<key>``.
+
+    Lists and mappings (per-evaluation diagnostics such as class counts) are left out:
+    params are written once, and those change at every evaluation (they stay in evals.jsonl).
+    """
+    return {f"protocol.{m}.{k}": v for m, p in protocol.items() for k, v in p.items()
+            if not isinstance(v, (list, tuple, dict))}
 
