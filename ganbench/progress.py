@@ -16,7 +16,7 @@ class RichProgress:
         self.console = console
         self.rows: dict[str, dict[str, Any]] = {}
         self.stage = ""
-        self.live = Live(self._render(), console=console, refresh_per_second=2, transient=False)
+        self.live = Live(self._render(), console=console, refresh_per_second=1, transient=False)
 
     def __enter__(self):
         self.live.__enter__()

@@ -84,6 +84,8 @@ class QuickProfile(_Strict):
 
     datasets: list[str] | None = None
     params: dict[str, Any] | None = None
+    #: per-method overrides, keyed by a method's name or label: ``{wgan: {critic_boost: false}}``
+    method_params: dict[str, dict[str, Any]] | None = None
     methods: list[MethodEntry] | None = None
     seeds: list[int] | None = None
     train: dict[str, Any] | None = None
@@ -209,7 +211,9 @@ def parse_suite(raw: Any, source: str, quick: bool = False) -> Suite:
     _check_names(suite, source, "")
     if quick and suite.quick is not None:
         over = suite.quick.model_dump(exclude_none=True)
+        per_method = over.pop("method_params", {})
         merged = _deep_merge({k: v for k, v in raw.items() if k != "quick"}, over)
+        merged["methods"] = _with_method_params(merged["methods"], per_method, source)
         try:
             suite = Suite.model_validate(merged)
         except ValidationError as exc:
@@ -217,6 +221,18 @@ def parse_suite(raw: Any, source: str, quick: bool = False) -> Suite:
             raise SuiteError(f"{source}: quick.{path}: {what}") from None
         _check_names(suite, source, "quick.")
     return suite
+
+
+def _with_method_params(methods: list[Any], per_method: dict[str, dict[str, Any]], source: str) -> list[Any]:
+    """Merge ``quick.method_params`` into the method entries whose name or label matches."""
+    entries = [dict(_method_entry(m)) if isinstance(_method_entry(m), dict) else m for m in methods]
+    for key, params in per_method.items():
+        hits = [e for e in entries if isinstance(e, dict) and (e.get("label") or e.get("name")) == key]
+        if not hits:
+            raise SuiteError(f"{source}: quick.method_params.{key}: no method with this name or label in the suite")
+        for entry in hits:
+            entry["params"] = {**(entry.get("params") or {}), **params}
+    return entries
 
 
 def _check_names(suite: Suite, source: str, where: str) -> None:

@@ -113,3 +113,19 @@ def test_cli_validate_exit_codes(tmp_path):
                           capture_output=True, text=True, cwd=REPO)
     assert good.returncode == 0, good.stderr
     assert "36 trials" in good.stdout
+
+
+def test_quick_method_params_reach_only_the_named_method(tmp_path):
+    text = GOOD.replace("quick: {", "quick: {method_params: {wgan_gp: {n_critic: 2}}, ")
+    specs = load_suite(write_suite(tmp_path, text), quick=True).expand()
+    by_method = {s.method: s.param_dict for s in specs}
+    assert by_method["wgan_gp"]["n_critic"] == 2 and by_method["wgan_gp"]["lambda_gp"] == 0.1
+    assert by_method["gan"]["n_critic"] == 1
+    full = load_suite(write_suite(tmp_path, text, "full.yaml")).expand()
+    assert {s.param_dict["n_critic"] for s in full if s.method == "wgan_gp"} == {5}
+    bad = text.replace("method_params: {wgan_gp:", "method_params: {wgan_xx:")
+    with pytest.raises(SuiteError, match=r"quick.method_params.wgan_xx: no method with this name or label"):
+        load_suite(write_suite(tmp_path, bad, "bad.yaml"), quick=True)
+    typo = text.replace("{n_critic: 2}", "{n_critic: two}")
+    with pytest.raises(SuiteError, match=r"quick.methods\[1\].params.n_critic: expected an integer, got 'two'"):
+        load_suite(write_suite(tmp_path, typo, "typo.yaml"), quick=True)
