@@ -142,9 +142,15 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
         if trainer.resume():
             _truncate_evals(folder / "evals.jsonl", method.iteration)
         result = trainer.run()
-        artifacts = _save_samples(folder, method.sample(
-            64 if info.kind == "image" else 2500,
-            torch.Generator(device).manual_seed(spec.seed)), info.kind)
+        gen = torch.Generator(device).manual_seed(spec.seed)
+        if info.kind == "conditional":
+            from ganbench.metrics.cgml_plots import save_conditional_samples
+
+            artifacts = save_conditional_samples(
+                folder, method.sample(80 if len(info.shape) == 3 else 2500, gen), info)
+        else:
+            artifacts = _save_samples(folder, method.sample(64 if info.kind == "image" else 2500, gen),
+                                      info.kind)
         status, error, last_step = result.status, result.error, result.last_step
         if run is not None:
             for path in [*artifacts, folder / "checkpoint.pt"]:

@@ -19,7 +19,10 @@ from ganbench.registry import DATASETS
 class DatasetInfo:
     """Static facts about a dataset.
 
-    ``kind`` is ``"image"`` (tensors N×C×H×W in [-1, 1]) or ``"points"`` (N×d).
+    ``kind`` is ``"image"`` (tensors N×C×H×W in [-1, 1]), ``"points"`` (N×d), or
+    ``"conditional"`` (one N×(C+T) tensor of condition and flattened target side by side;
+    ``shape`` is the target's, ``extras["condition_shape"]`` the condition's; see
+    :mod:`ganbench.data.conditional`).
     ``extra`` carries family-specific facts (mode centres and std for 2D mixtures).
     """
 
