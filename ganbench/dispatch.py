@@ -117,6 +117,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
             },
             tune_config=tune.TuneConfig(
                 num_samples=1,
+                reuse_actors=True,  # a worker keeps torch, MLflow and the data loaded across trials
                 trial_name_creator=lambda t: TrialSpec.from_dict(t.config["spec"]).trial_id,
                 trial_dirname_creator=lambda t: TrialSpec.from_dict(t.config["spec"]).trial_id,
             ),
