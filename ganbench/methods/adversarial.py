@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ganbench.data.base import DatasetInfo
-from ganbench.methods.base import Method, MethodParams, RealSampler
+from ganbench.methods.base import Method, MethodParams, RealSampler, generate
 from ganbench.registry import NETS
 
 
@@ -100,14 +100,8 @@ class AdversarialMethod(Method):
         self.iteration += 1
         return stats
 
-    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        was_training = self.G.training
-        self.G.eval()
-        try:
-            return self.G(self.prior(n, generator))
-        finally:
-            self.G.train(was_training)
+        return generate(self.G, self.prior(n, generator))
 
     def modules(self):
         return {"G": self.G, "D": self.D}

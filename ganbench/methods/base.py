@@ -20,6 +20,17 @@ from ganbench.data.base import DatasetInfo
 RealSampler = Callable[[], torch.Tensor]
 
 
+@torch.no_grad()
+def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """G(z) with G in eval mode (batch norm on its running statistics), mode restored after."""
+    was_training = G.training
+    G.eval()
+    try:
+        return G(z)
+    finally:
+        G.train(was_training)
+
+
 class MethodParams(BaseModel):
     """Hyperparameters every method understands. ``None`` means "the data kind's default"."""
 

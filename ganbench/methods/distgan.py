@@ -60,7 +60,7 @@ from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.methods.adversarial import build_nets
-from ganbench.methods.base import Method, MethodParams, RealSampler
+from ganbench.methods.base import Method, MethodParams, RealSampler, generate
 from ganbench.methods.gradient_matching import score_distance
 from ganbench.methods.penalties import input_gradients, interpolate
 from ganbench.registry import METHODS, NETS
@@ -254,15 +254,9 @@ class AutoEncodingGAN(Method):
         return stats
 
     # -- sampling and state -----------------------------------------------------------------
-    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """G(z), z ~ U(−1, 1)^d, with G's batch norm in eval mode; images in [−1, 1] (tanh)."""
-        was_training = self.G.training
-        self.G.eval()
-        try:
-            return self.G(self.prior(n, generator))
-        finally:
-            self.G.train(was_training)
+        return generate(self.G, self.prior(n, generator))
 
     def modules(self) -> dict[str, nn.Module]:
         return {"E": self.E, "G": self.G, "D": self.D}

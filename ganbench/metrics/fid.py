@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ganbench.metrics.base import LOWER, EvalContext, Metric
 from ganbench.metrics.frechet import feature_stats, frechet_distance
-from ganbench.metrics.inception import InceptionExtractor
+from ganbench.metrics.inception import InceptionExtractor, note_cpu_cost
 from ganbench.metrics.reference import paired_outputs, prepare_reference
 from ganbench.registry import METRICS
 
@@ -24,6 +24,7 @@ class FID(Metric):
     summary = "Fréchet Inception distance (TF-Inception 2015-12-05, clean resize); GPU/full profile"
 
     def prepare(self, ctx: EvalContext) -> None:
+        note_cpu_cost("fid", ctx)
         prepare_reference(InceptionExtractor(), ctx)
 
     def compute(self, fake, ctx: EvalContext):

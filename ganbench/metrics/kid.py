@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganbench.metrics.base import LOWER, EvalContext, Metric
-from ganbench.metrics.inception import InceptionExtractor
+from ganbench.metrics.inception import InceptionExtractor, note_cpu_cost
 from ganbench.metrics.reference import paired_outputs, prepare_reference
 from ganbench.registry import METRICS
 
@@ -72,6 +72,7 @@ class KID(Metric):
     summary = "kernel Inception distance (100 subsets of <= 1000, cubic kernel); GPU/full profile"
 
     def prepare(self, ctx: EvalContext) -> None:
+        note_cpu_cost("kid", ctx)
         prepare_reference(InceptionExtractor(), ctx)
 
     def compute(self, fake, ctx: EvalContext):
