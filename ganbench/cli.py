@@ -164,6 +164,58 @@ def data_prepare(name: str = typer.Argument(..., help="Dataset name, e.g. mnist"
     out.print(f"{name}: ready in {cache_dir()}", highlight=False)
 
 
+@app.command("eval")
+def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a folder of PNGs, or an .npz"),
+          dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (a checkpoint's own by default)"),
+          split: str = typer.Option("test", "--split", help="Reference split"),
+          metrics: Optional[str] = typer.Option(None, "--metrics",
+                                                help="Comma-separated metrics (a checkpoint's suite metrics by default)"),
+          num_samples: Optional[int] = typer.Option(None, "--num-samples",
+                                                    help="Samples to draw / images to read (default: the trial's n / all)"),
+          seed: Optional[int] = typer.Option(None, "--seed", help="Noise seed for a checkpoint (default: the trial's)"),
+          device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if available)"),
+          mlflow: bool = typer.Option(False, "--mlflow", help="Log a run to the results store's MLflow"),
+          results: Path = typer.Option(Path("results"), "--results", help="Results folder holding mlflow.db"),
+          tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI")):
+    """Compute metrics of a trial checkpoint, a PNG folder or an .npz of images."""
+    from rich.table import Table
+
+    from ganbench.metrics.eval_source import log_to_mlflow, run_eval
+    from ganbench.registry import METRICS
+    from ganbench.tracking import default_tracking_uri
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else None
+    try:
+        result = run_eval(source, names, dataset, split, num_samples, seed, device)
+        run_id = None
+        if mlflow:
+            uri = tracking_uri or default_tracking_uri(results)
+            results.mkdir(parents=True, exist_ok=True)
+            run_id = log_to_mlflow(result, uri, results / "mlartifacts")
+    except GanbenchError as err:
+        _fail(err)
+    title = f"{result.source} ({result.source_kind}, {result.dataset}, n={result.n}, reference {result.split})"
+    values = Table(title=title, show_header=True)
+    for col in ("value key", "value", "better", "metric"):
+        values.add_column(col)
+    protocol = Table(title="protocol", show_header=True)
+    for col in ("metric", "n gen", "n ref", "split", "extractor", "weights sha1", "resize"):
+        protocol.add_column(col)
+    for name in result.metrics:
+        p = result.protocols.get(name, {})
+        for key, direction in METRICS.get(name).outputs.items():
+            if key in result.values:
+                values.add_row(key, f"{result.values[key]:.6g}", "↓" if direction == "min" else "↑", name)
+        protocol.add_row(name, str(p.get("n_gen", "")), str(p.get("n_ref", "")), str(p.get("split", "")),
+                         str(p.get("extractor", "")), str(p.get("weights_sha1", ""))[:12],
+                         str(p.get("resize", "")))
+    out.print(values)
+    out.print(protocol)
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    out.print(f"time: {timing}" + (f"\nMLflow run {run_id} in {tracking_uri or default_tracking_uri(results)}"
+                                    if run_id else ""), highlight=False, soft_wrap=True)
+
+
 def main() -> None:  # pragma: no cover - console entry point wrapper
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     app()

@@ -127,8 +127,9 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
             with open(folder / "evals.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
             if run is not None:
-                run.log_metrics(step, {**values, **{f"loss_{k}": v for k, v in losses.items()
-                                                     if math.isfinite(v)}, "elapsed_s": elapsed})
+                finite_losses = {k if k.startswith("loss") else f"loss_{k}": v
+                                 for k, v in losses.items() if math.isfinite(v)}
+                run.log_metrics(step, {**values, **finite_losses, "elapsed_s": elapsed})
                 if not logged_protocol:
                     run.log_params(protocol_params(protocol))
                     logged_protocol = True

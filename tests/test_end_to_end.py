@@ -7,7 +7,6 @@ import math
 import textwrap
 
 import pandas as pd
-import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
