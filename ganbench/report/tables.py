@@ -146,7 +146,7 @@ def _describe_protocol(proto: dict) -> str:
 #: protocol fields, besides n/split/extractor, that define how a number was computed; the
 #: per-evaluation diagnostics (class counts, seeds of the noise draw...) stay out of captions
 CAPTION_EXTRAS = ("resize", "weights_sha1", "std_threshold", "threshold", "splits", "subsets",
-                  "subset_size", "min_count")
+                  "subset_size", "min_count", "k_precision_recall", "k_density_coverage")
 
 
 def _span(values: list[int]) -> str:

@@ -1,0 +1,184 @@
+"""Inception Score (Salimans et al. 2016) with the TF-Inception 1008-class logits, via torch-fidelity.
+
+IS = exp(E_x KL(p(y|x) ‖ p(y))) over the softmax of the 1008 logits of the 2015-12-05 TF
+Inception graph, 10 splits, mean over splits reported as ``is`` (higher is better), the std in
+the protocol. The network and the algebra are torch-fidelity's: its ``inception-v3-compat``
+feature extractor (``FeatureExtractorInceptionV3``, feature ``logits_unbiased``: the fc layer
+without its bias, torch-fidelity's default for IS, as in the original TF code which read the
+``softmax`` of the un-biased ``MatMul``) on uint8 images resized by its TF-1.x-compatible
+bilinear interpolation, and ``torch_fidelity.metric_isc.isc_features_to_metric`` (its shuffle
+with rng_seed 2020, then 10 consecutive splits).
+
+The weights (``weights-inception-2015-12-05-6726825d.pth``, torch-fidelity's conversion of the
+TF graph) are *not* in any wheel ganbench can fetch, and ganbench never downloads them. They are
+looked up, in this order:
+
+1. ``$GANBENCH_INCEPTION_IS_WEIGHTS``: a path to that file;
+2. the torch hub cache, ``torch.hub.get_dir()/checkpoints/weights-inception-2015-12-05-6726825d.pth``
+   (where torch-fidelity puts it on a machine with internet).
+
+The file is read with ``weights_only=True`` and must fill every parameter and buffer of the
+network exactly (same names, same shapes, fc 1008×2048); otherwise, or when no file is found,
+:meth:`InceptionIS.prepare` raises :class:`~ganbench.errors.AssetUnavailable` with one line, so a
+suite asking for ``is`` stops before any training. Random weights are never used. The file's
+SHA1 is recorded in the protocol. Our own images go in as ``round((x + 1)·127.5)`` uint8, grey
+replicated to RGB (the same pixels the FID path uses; only the resize differs, torch-fidelity's).
+For MNIST prefer ``cis`` (ganbench's classifier); ``is`` on 28×28 digits is an ImageNet score.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganbench.errors import AssetUnavailable
+from ganbench.metrics.base import HIGHER, EvalContext, Metric
+from ganbench.metrics.features import Extractor, extract_shared
+from ganbench.metrics.inception import file_sha1, to_pixels
+from ganbench.registry import METRICS
+
+WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
+ENV = "GANBENCH_INCEPTION_IS_WEIGHTS"
+SPLITS = 10
+EXTRACTOR_NAME = "torch-fidelity-inception-v3-compat"
+NUM_LOGITS = 1008
+
+
+def hub_weights_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+
+
+def is_weights_path() -> Path:
+    """The torch-fidelity Inception weights file, or AssetUnavailable (one line)."""
+    env = os.environ.get(ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise AssetUnavailable(f"metric 'is' unavailable: {ENV}={env} is not a file")
+        return path
+    path = hub_weights_path()
+    if path.is_file():
+        return path
+    raise AssetUnavailable(
+        f"metric 'is' unavailable: torch-fidelity's Inception weights ({WEIGHTS_FILE}) are not in "
+        f"the torch hub cache ({path.parent}) and {ENV} is not set; download {WEIGHTS_URL} on a "
+        f"machine with internet and point {ENV} at it, or use 'cis' on MNIST"
+    )
+
+
+_networks: dict[tuple[str, str], torch.nn.Module] = {}
+_sha1: dict[str, str] = {}
+
+
+def _checked_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise AssetUnavailable(f"metric 'is' unavailable: {path} is not a plain state_dict "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise AssetUnavailable(f"metric 'is' unavailable: {path} is not a state_dict of tensors")
+    fc = state.get("fc.weight")
+    if fc is None or tuple(fc.shape) != (NUM_LOGITS, 2048):
+        raise AssetUnavailable(f"metric 'is' unavailable: {path} has no {NUM_LOGITS}x2048 'fc.weight'; "
+                               f"not torch-fidelity's {WEIGHTS_FILE}")
+    return state
+
+
+def load_is_network(device: torch.device | str = "cpu") -> torch.nn.Module:
+    """torch-fidelity's ``FeatureExtractorInceptionV3`` returning ``logits_unbiased``, on device.
+
+    The file is validated with ``weights_only=True`` and a strict shape check before
+    torch-fidelity itself loads it (its loader uses ``weights_only=False``, which is safe for a
+    file that ``weights_only=True`` has already accepted).
+    """
+    path = is_weights_path()
+    key = (str(path), str(torch.device(device)))
+    if key not in _networks:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        _checked_state_dict(path)
+        try:
+            net = FeatureExtractorInceptionV3(EXTRACTOR_NAME, ["logits_unbiased"],
+                                              feature_extractor_weights_path=str(path))
+        except RuntimeError as exc:  # strict load_state_dict: missing/unexpected/mis-shaped keys
+            raise AssetUnavailable(f"metric 'is' unavailable: {path} does not fit torch-fidelity's "
+                                   f"Inception ({str(exc).splitlines()[0]})") from None
+        _networks[key] = net.to(device).eval()
+    return _networks[key]
+
+
+def weights_sha1(path: Path) -> str:
+    key = f"{path}:{path.stat().st_size}:{path.stat().st_mtime}"
+    if key not in _sha1:
+        _sha1[key] = file_sha1(path)
+    return _sha1[key]
+
+
+class TorchFidelityInceptionLogits(Extractor):
+    """1008 un-biased logits of torch-fidelity's TF-Inception port (its own resize)."""
+
+    name = EXTRACTOR_NAME
+
+    def __init__(self, batch_size: int | None = None):
+        self.batch_size = batch_size
+
+    @property
+    def weights_sha1(self) -> str:
+        return weights_sha1(is_weights_path())
+
+    def protocol(self) -> dict:
+        return {
+            "extractor": self.name,
+            "layer": "logits_unbiased (1008)",
+            "weights": WEIGHTS_FILE,
+            "weights_sha1": self.weights_sha1,
+            "resize": "torch-fidelity TF1.x bilinear to 299x299",
+            "preprocess": "[-1,1] -> round to uint8 [0,255], grey -> RGB, torch-fidelity (x-128)/128",
+        }
+
+    @torch.no_grad()
+    def extract(self, images: torch.Tensor, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
+        device = torch.device(device)
+        net = load_is_network(device)
+        batch = self.batch_size or (200 if device.type == "cuda" else 25)
+        out = []
+        for i in range(0, len(images), batch):
+            x = to_pixels(images[i : i + batch]).to(torch.uint8).to(device)
+            (logits,) = net(x)
+            out.append(logits.float().cpu().numpy())
+        if not out:
+            return {"logits": np.zeros((0, NUM_LOGITS), dtype=np.float32)}
+        return {"logits": np.concatenate(out)}
+
+
+@METRICS.register("is")
+class InceptionIS(Metric):
+    """IS on the TF-Inception 1008 logits through torch-fidelity (weights never downloaded)."""
+
+    name = "is"
+    outputs = {"is": HIGHER}
+    kinds = frozenset({"image"})
+    summary = ("Inception Score, TF-Inception 1008 logits via torch-fidelity (needs its weights: "
+               f"${ENV} or torch hub cache); GPU/full profile")
+
+    def prepare(self, ctx: EvalContext) -> None:
+        load_is_network("cpu")  # resolves and validates the weights; raises AssetUnavailable
+
+    def compute(self, fake, ctx: EvalContext):
+        from torch_fidelity.metric_isc import isc_features_to_metric
+
+        extractor = TorchFidelityInceptionLogits()
+        logits = extract_shared(extractor, fake, ctx.device)["logits"]
+        splits = max(1, min(SPLITS, len(logits)))
+        res = isc_features_to_metric(torch.from_numpy(logits), splits=splits, shuffle=True, rng_seed=2020)
+        return ({"is": float(res["inception_score_mean"])},
+                {"n_gen": int(len(fake)), "n_ref": 0, "split": "none", "splits": splits,
+                 "is_std_over_splits": float(res["inception_score_std"]),
+                 "shuffle": "numpy RandomState(2020) permutation (torch-fidelity)",
+                 "implementation": "torch_fidelity.metric_isc.isc_features_to_metric",
+                 **extractor.protocol()})
