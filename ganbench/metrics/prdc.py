@@ -42,6 +42,8 @@ papers use 10k/50k. The reference is ``ctx.num_samples`` real images of the refe
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any
 
 import numpy as np
@@ -136,8 +138,9 @@ class _PRDCBase(Metric):
     #: appended to the value keys (so both variants can sit in one suite and one table)
     suffix = ""
 
+    @abc.abstractmethod
     def extractor(self, ctx: EvalContext):
-        raise NotImplementedError
+        """The feature extractor whose outputs P/R/D/C are computed on."""
 
     def prepare(self, ctx: EvalContext) -> None:
         prepare_reference(self.extractor(ctx), ctx)
