@@ -91,7 +91,7 @@ def _fetch_wheel_into_cache() -> Path | None:
 _verified: dict[tuple[str, int, float], str] = {}
 
 
-def _sha1_once(path: Path) -> str:
+def file_sha1_cached(path: Path) -> str:
     """SHA1 of a file, hashed once per process for an unchanged (path, size, mtime)."""
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime)
@@ -101,7 +101,7 @@ def _sha1_once(path: Path) -> str:
 
 
 def _check(path: Path, origin: str) -> Path:
-    digest = _sha1_once(path)
+    digest = file_sha1_cached(path)
     if digest != SHA1:
         raise AssetUnavailable(
             f"the Inception weights from {origin} ({path}) have SHA1 {digest}, expected "
@@ -120,7 +120,7 @@ def inception_weights_path() -> Path:
         return _check(path, "GANBENCH_INCEPTION_PATH")
     cached = cached_weights_path()
     if cached.is_file():
-        if _sha1_once(cached) == SHA1:
+        if file_sha1_cached(cached) == SHA1:
             return _check(cached, "the ganbench cache")
         log.warning("%s is corrupt (SHA1 mismatch); fetching it again", cached)
         cached.unlink()

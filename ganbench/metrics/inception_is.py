@@ -37,11 +37,11 @@ import torch
 from ganbench.errors import AssetUnavailable
 from ganbench.metrics.base import HIGHER, EvalContext, Metric
 from ganbench.metrics.features import Extractor, extract_shared
-from ganbench.metrics.inception import file_sha1, to_pixels
+from ganbench.metrics.inception import file_sha1_cached, to_pixels
 from ganbench.registry import METRICS
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
-WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
+WEIGHTS_SOURCE = f"{WEIGHTS_FILE} from the v0.2.0 release of torch-fidelity"
 ENV = "GANBENCH_INCEPTION_IS_WEIGHTS"
 SPLITS = 10
 EXTRACTOR_NAME = "torch-fidelity-inception-v3-compat"
@@ -65,13 +65,12 @@ def is_weights_path() -> Path:
         return path
     raise AssetUnavailable(
         f"metric 'is' unavailable: torch-fidelity's Inception weights ({WEIGHTS_FILE}) are not in "
-        f"the torch hub cache ({path.parent}) and {ENV} is not set; download {WEIGHTS_URL} on a "
+        f"the torch hub cache ({path.parent}) and {ENV} is not set; fetch {WEIGHTS_SOURCE} on a "
         f"machine with internet and point {ENV} at it, or use 'cis' on MNIST"
     )
 
 
 _networks: dict[tuple[str, str], torch.nn.Module] = {}
-_sha1: dict[str, str] = {}
 
 
 def _checked_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -113,10 +112,7 @@ def load_is_network(device: torch.device | str = "cpu") -> torch.nn.Module:
 
 
 def weights_sha1(path: Path) -> str:
-    key = f"{path}:{path.stat().st_size}:{path.stat().st_mtime}"
-    if key not in _sha1:
-        _sha1[key] = file_sha1(path)
-    return _sha1[key]
+    return file_sha1_cached(path)
 
 
 class TorchFidelityInceptionLogits(Extractor):

@@ -117,7 +117,7 @@ def prdc_from_features(real, fake, k_pr: int = K_PR, k_dc: int = K_DC,
         recalled |= (d <= f_rad[lo : lo + chunk, None]).any(dim=0)
         density_count += int((d < r_dc[None, :]).sum().item())
         nearest_fake = torch.minimum(nearest_fake, d.min(dim=0).values)
-    n_gen, n_ref = f.shape[0], r.shape[0]
+    n_gen = f.shape[0]
     return {
         "precision": precise / n_gen,
         "recall": float(recalled.double().mean().item()),
