@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps: search spaces, searchers, schedulers, the sweep driver and its outputs."""
