@@ -125,6 +125,7 @@ def _report_extras(suite_dir: Path) -> dict:
         return extras
     extras["trial_ids"] = meta.get("trials")
     extras["methods"] = [m.get("label") or m["name"] for m in meta.get("suite", {}).get("methods", [])] or None
+    extras["time_to"] = meta.get("suite", {}).get("eval", {}).get("time_to") or None
     centres = {}
     for d in meta.get("suite", {}).get("datasets", []):
         try:

@@ -126,11 +126,12 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
         centres = {d: get_dataset(d).info.extras.get("centres") for d in suite.datasets}
         report = build_report(suite_dir, value_directions(),
                               centres={d: c for d, c in centres.items() if c},
-                              methods=[m.row for m in suite.methods], trial_ids=[s.trial_id for s in specs])
+                              methods=[m.row for m in suite.methods], trial_ids=[s.trial_id for s in specs],
+                              time_to=[t.model_dump(exclude_none=True) for t in suite.eval.time_to])
         from mlflow.tracking import MlflowClient
 
         client = MlflowClient(uri)
-        for key in ("tables.md", "tables.tex", "results.csv"):
+        for key in ("tables.md", "tables.tex", "results.csv", "time_to.csv"):
             if (suite_dir / key).exists():
                 client.log_artifact(parent, str(suite_dir / key))
         if (suite_dir / "plots").is_dir():

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS, METHODS, METRICS
@@ -56,10 +56,35 @@ class TrainSettings(_Strict):
     eval_every: int = Field(500, gt=0)
 
 
+class Threshold(_Strict):
+    """``{metric: fid, below: 20}``: when a trial first reaches a value (issue 4, "over time").
+
+    ``metric`` is a value key (a results column, e.g. ``fid``, ``modes_covered``); exactly
+    one of ``below`` (reached when value <= below) and ``above`` (value >= above).
+    """
+
+    metric: str
+    below: float | None = None
+    above: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below and above")
+        return self
+
+
 class EvalSettings(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["fcd", "cis", "classes"])
     num_samples: int = Field(1000, gt=1)
     reference: Literal["train", "test"] = "test"
+    #: thresholds whose first crossing (iterations, seconds) the report tabulates
+    time_to: list[Threshold] = Field(default_factory=list)
+
+    @field_validator("time_to", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, dict) else v
 
 
 class Resources(_Strict):
@@ -268,6 +293,11 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
             info = DATASETS.get(dataset).info
             if not METRICS.get(metric).applies_to(info):
                 fail(f"eval.metrics[{i}]", f"metric {metric!r} does not apply to dataset {dataset!r}")
+    produced = {key: name for name in suite.eval.metrics if name in METRICS for key in METRICS.get(name).outputs}
+    for i, threshold in enumerate(suite.eval.time_to):
+        if threshold.metric not in produced:
+            fail(f"eval.time_to[{i}].metric", f"{threshold.metric!r} is not a value of the suite's metrics "
+                 f"(values: {', '.join(produced) or 'none'})")
     if len(set(suite.seeds)) != len(suite.seeds):
         fail("seeds", f"repeated seed in {suite.seeds}")
     if suite.train.eval_every > suite.train.iterations:

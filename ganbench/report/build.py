@@ -16,6 +16,7 @@ from pathlib import Path
 from ganbench.report.collect import collect, final_rows, write_csv
 from ganbench.report.plots import make_plots
 from ganbench.report.tables import caption_for, render_latex, render_markdown, render_unfinished_markdown
+from ganbench.report.time_to import render_time_to_markdown, time_to_frame
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -35,6 +36,7 @@ def build_report(
     headline: Sequence[str] | None = None,
     methods: Sequence[str] | None = None,
     trial_ids: Sequence[str] | None = None,
+    time_to: Sequence[dict] | None = None,
 ) -> dict[str, Path]:
     """Write the report of ``suite_dir`` and return ``{path relative to suite_dir: path}``.
 
@@ -42,7 +44,9 @@ def build_report(
     their mode centres for the sample scatters; ``headline`` names the value keys (in
     order) shown in the tables (default: all; results.csv and plots always have all);
     ``methods`` orders the table rows (default: alphabetical, as collected); ``trial_ids``
-    restricts the report to one suite run's grid (default: every trial in the folder).
+    restricts the report to one suite run's grid (default: every trial in the folder);
+    ``time_to`` lists thresholds (``{metric, below|above}``) whose first crossings go to
+    ``time_to.csv`` and a "Time to threshold" section of ``tables.md``.
     """
     suite_dir = Path(suite_dir)
     df = collect(suite_dir, trial_ids)
@@ -53,10 +57,15 @@ def build_report(
     unfinished = render_unfinished_markdown(final)
     if unfinished:
         markdown += "\n" + unfinished
+    crossings = render_time_to_markdown(df, time_to or [], methods)
+    if crossings:
+        markdown += "\n" + crossings
     paths = [
         write_csv(df, suite_dir / "results.csv"),
         _write_text(suite_dir / "tables.md", markdown),
         _write_text(suite_dir / "tables.tex", render_latex(final, directions, caption, headline, methods, label)),
     ]
+    if time_to:
+        paths.append(write_csv(time_to_frame(df, time_to), suite_dir / "time_to.csv"))
     paths += make_plots(df, suite_dir, suite_dir / "plots", directions, centres)
     return {p.relative_to(suite_dir).as_posix(): p for p in paths}
