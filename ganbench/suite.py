@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS, METHODS, METRICS
 from ganbench.spec import TrialSpec
+from ganbench.tune.settings import TuneSettings
 
 
 class SuiteError(GanbenchError):
@@ -116,6 +117,8 @@ class QuickProfile(_Strict):
     train: dict[str, Any] | None = None
     eval: dict[str, Any] | None = None
     resources: dict[str, Any] | None = None
+    #: deep-merged over the suite's ``tune`` block (e.g. a smaller budget)
+    tune: dict[str, Any] | None = None
 
     _entries = field_validator("methods", mode="before")(
         classmethod(lambda cls, v: [_method_entry(x) for x in v] if isinstance(v, list) else v)
@@ -133,6 +136,8 @@ class Suite(_Strict):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     quick: QuickProfile | None = None
     resources: Resources = Field(default_factory=Resources)
+    #: a hyperparameter sweep (ganbench/tune/settings.py); absent: no search
+    tune: TuneSettings | None = None
 
     @field_validator("methods", mode="before")
     @classmethod
@@ -302,6 +307,10 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
         fail("seeds", f"repeated seed in {suite.seeds}")
     if suite.train.eval_every > suite.train.iterations:
         fail("train.eval_every", f"{suite.train.eval_every} is more than train.iterations ({suite.train.iterations})")
+    if suite.tune is not None:
+        from ganbench.tune.settings import check_tune
+
+        check_tune(suite, fail)
 
 
 def load_suite(path: str | Path, quick: bool = False) -> Suite:
