@@ -83,13 +83,13 @@ def _records(n_per_searcher: int = 14, seed: int = 0) -> list[dict]:
             out.append({"method": "gngan", "row": "gngan", "dataset": "ring8", "searcher": searcher,
                         "scheduler": "fifo", "order": order, "trial_id": f"{searcher[:2]}{order:010d}",
                         "coords": coords, "config": config, "objective": objective,
-                        "best_objective": objective, "metric": "kl", "mode": "min", "reference": "val",
+                        "best_objective": objective, "metric": "kl", "mode": "min", "reference": "train",
                         "iterations": 40, "status": status, "elapsed_s": 1.0})
     return out
 
 
 def _sweep(budget: int = 14, coupled: dict | None = COUPLED) -> dict:
-    return {"suite": "toy", "objective": {"metric": "kl", "mode": "min", "reference": "val"},
+    return {"suite": "toy", "objective": {"metric": "kl", "mode": "min", "reference": "train"},
             "budget": budget, "searchers": ["random", "tpe"], "scheduler": "fifo",
             "spaces": {"gngan": SPACE}, "coupled": {"gngan": coupled},
             "defaults": {"gngan": {"lr_g": 2e-4, "lr_d": 2e-4, "matching": "expectation"}}}
@@ -252,8 +252,8 @@ def test_tuned_table_numbers_are_the_final_step_means_over_seeds(tmp_path):
     assert sum(c.startswith("**") for c in cells) == 1
     assert cells[["gngan (default)", "gngan (tuned: random)", "gngan (tuned: tpe)"].index(best)].startswith("**")
     caption = md.split("\n")[0]
-    assert "best of 6 search trials" in caption and "val (validation) reference" in caption
-    assert "against the test split" in caption and "every seed" in caption
+    assert "best of 6 search trials" in caption and "against the train split as the validation reference" in caption
+    assert "use the test split as reference" in caption and "every seed" in caption
     assert "modes" in md  # every value key gets a table
     tex = (tmp_path / "tune" / "tuned_vs_default.tex").read_text()
     assert tex.count(r"\begin{table}") == 2 and r"\pm" in tex and "tuned: tpe" in tex

@@ -106,9 +106,9 @@ def _panel(ax, trials: pd.DataFrame, x: str, y: str, kinds: dict, metric: str, m
     cmap = "viridis_r" if mode == "min" else "viridis"  # bright = good in both modes
     sns.heatmap(grid, ax=ax, cmap=cmap, mask=np.isnan(grid), cbar_kws={"label": f"mean {metric}"},
                 linewidths=0.3, linecolor="white", square=False)
-    ax.scatter(x_pos[ok], y_pos[ok], s=14, facecolors="white", edgecolors="black", linewidths=0.6, zorder=3)
+    ax.scatter(x_pos[ok], y_pos[ok], s=14, facecolors="white", edgecolors="black", linewidths=0.6, zorder=3, clip_on=False)
     if (~ok).any():
-        ax.scatter(x_pos[~ok], y_pos[~ok], s=22, marker="x", color="red", linewidths=1, zorder=3,
+        ax.scatter(x_pos[~ok], y_pos[~ok], s=22, marker="x", color="red", linewidths=1, zorder=3, clip_on=False,
                    label="failed/diverged")
         ax.legend(fontsize="x-small", loc="upper right")
     ticks = np.arange(n_bins + 1)

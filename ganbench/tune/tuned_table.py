@@ -107,9 +107,9 @@ def caption(data: pd.DataFrame, key: str, direction: str | None, sweep: dict) ->
         f"(sample std, ddof=1) at the final evaluation step ({_span(data['iterations'])} iterations). "
         f"'default': the method's default hyperparameters; 'tuned: S': re-runs with every seed of the suite "
         f"of the best of {budget} search trials by searcher S, selected on {objective.get('metric', '?')} "
-        f"({objective.get('mode', '?')}) against the {objective.get('reference', '?')} (validation) reference "
-        f"with one seed (Lucic et al. 2018). The table reports against the "
-        f"{' / '.join(splits) if splits else '?'} split. Bold: best of a method's variants per dataset; "
+        f"({objective.get('mode', '?')}) with one seed against the {objective.get('reference', '?')} split "
+        f"as the validation reference (Lucic et al. 2018). This table's metrics use the "
+        f"{' / '.join(splits) if splits else '?'} split as reference. Bold: best of a method's variants per dataset; "
         "a note such as diverged k/n says that k of n seeds did not finish."
     )
 
