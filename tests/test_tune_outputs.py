@@ -21,7 +21,7 @@ from ganbench.report.collect import BASE_COLUMNS, write_csv
 from ganbench.report.tables import format_mean_std
 from ganbench.suite import MethodEntry
 from ganbench.tune.budget import best_so_far, expected_best, expected_best_curve
-from ganbench.tune.heatmaps import heatmap_pairs
+from ganbench.tune.heatmaps import _to_cells, bin_means, heatmap_pairs
 from ganbench.tune.importance import param_importances
 from ganbench.tune.outputs import read_records, write_tune_outputs
 
@@ -169,6 +169,21 @@ def test_heatmap_pairs_coupled_group_else_numeric_coordinates():
     fixed = {"base": "lr", "targets": {"lr_g": 0.0, "lr_d": 0.5}}
     assert len(heatmap_pairs(SPACE, fixed)) == 3
     assert heatmap_pairs({"m": {"choice": ["a", "b"]}, "lr": {"loguniform": [1e-4, 1e-3]}}, None) == []
+
+
+def test_heatmap_cells_are_log_binned_means_of_the_objective():
+    edges = np.array([1e-5, 1e-4, 1e-3])  # two log bins
+    lr = np.array([2e-5, 5e-5, 3e-4, 1e-3, 9e-4])
+    pos = _to_cells(lr, edges, log=True)
+    assert pos[0] == pytest.approx(math.log10(2))  # 2e-5 sits log10(2) of the way into the first bin
+    assert pos[3] == pytest.approx(2.0)
+    other = np.array([0.1, 0.9, 0.2, 0.7, 0.8])
+    y_pos = _to_cells(other, np.array([0.0, 0.5, 1.0]), log=False)
+    values = np.array([1.0, 3.0, 5.0, 7.0, math.nan])  # the NaN trial (failed) stays out of the mean
+    grid = bin_means(pos, y_pos, values, 2, 2)
+    assert grid[0, 0] == 1.0 and grid[1, 0] == 3.0 and grid[0, 1] == 5.0 and grid[1, 1] == 7.0
+    grid = bin_means(pos, np.zeros(5), values, 2, 1)
+    assert grid[0].tolist() == [2.0, 6.0]
 
 
 def test_importances_say_why_when_there_is_too_little(tmp_path):

@@ -82,6 +82,20 @@ def _to_cells(values: np.ndarray, edges: np.ndarray, log: bool) -> np.ndarray:
     return np.interp(scale(values), scale(edges), np.arange(len(edges), dtype=float))
 
 
+def bin_means(x_pos: np.ndarray, y_pos: np.ndarray, values: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    """``ny x nx`` grid of the mean finite value per cell (NaN: no trial), from positions in
+    cell units (see :func:`_to_cells`); a point on the upper edge belongs to the last cell."""
+    ok = np.isfinite(values)
+    x_bin = np.clip(np.floor(x_pos[ok]).astype(int), 0, nx - 1)
+    y_bin = np.clip(np.floor(y_pos[ok]).astype(int), 0, ny - 1)
+    sums = np.zeros((ny, nx))
+    counts = np.zeros((ny, nx))
+    np.add.at(sums, (y_bin, x_bin), values[ok])
+    np.add.at(counts, (y_bin, x_bin), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
 def _label(value: float) -> str:
     return f"{value:.2g}" if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e3) else f"{value:.3g}"
 
@@ -97,12 +111,7 @@ def _panel(ax, trials: pd.DataFrame, x: str, y: str, kinds: dict, metric: str, m
     x_pos, y_pos = _to_cells(xs, x_edges, x_log), _to_cells(ys, y_edges, y_log)
     value = trials["value"].to_numpy(dtype=float)
     ok = np.isfinite(value)
-    grid = np.full((n_bins, n_bins), np.nan)
-    x_bin = np.clip(np.floor(x_pos).astype(int), 0, n_bins - 1)
-    y_bin = np.clip(np.floor(y_pos).astype(int), 0, n_bins - 1)
-    cells = pd.DataFrame({"xb": x_bin[ok], "yb": y_bin[ok], "v": value[ok]}).groupby(["yb", "xb"])["v"].mean()
-    for (yb, xb), mean in cells.items():
-        grid[yb, xb] = mean
+    grid = bin_means(x_pos, y_pos, value, n_bins, n_bins)
     cmap = "viridis_r" if mode == "min" else "viridis"  # bright = good in both modes
     sns.heatmap(grid, ax=ax, cmap=cmap, mask=np.isnan(grid), cbar_kws={"label": f"mean {metric}"},
                 linewidths=0.3, linecolor="white", square=False)
