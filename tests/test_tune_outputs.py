@@ -272,3 +272,21 @@ def test_tuned_table_numbers_are_the_final_step_means_over_seeds(tmp_path):
     assert "modes" in md  # every value key gets a table
     tex = (tmp_path / "tune" / "tuned_vs_default.tex").read_text()
     assert tex.count(r"\begin{table}") == 2 and r"\pm" in tex and "tuned: tpe" in tex
+
+
+def test_tuned_table_ties_and_a_protocol_without_split(tmp_path):
+    from ganbench.report.collect import final_rows
+    from ganbench.tune.tuned_table import render_markdown
+
+    rows = []
+    for label in ("gngan (default)", "gngan (tuned: tpe)"):
+        for seed in (0, 1):
+            rows.append({"trial_id": f"{label[-4:-1]}{seed}", "method": label, "dataset": "ring8", "seed": seed,
+                         "iterations": 40, "step": 40, "elapsed_s": 1.0, "status": "finished", "error": None,
+                         "modes_kl": 2.0794, "protocol": json.dumps({"modes": {"n_gen": 500}})})
+    final = final_rows(pd.DataFrame(rows))
+    md = render_markdown(final, ["gngan"], ["tpe"], _sweep(), {"modes_kl": "min"}, eval_reference="test")
+    assert "| gngan | **2.08 ± 0.00** | **2.08 ± 0.00** |" in md  # equal means: both bold
+    assert "use the test split as reference" in md
+    md = render_markdown(final, ["gngan"], ["tpe"], _sweep(), {"modes_kl": "min"})
+    assert "name no reference split" in md

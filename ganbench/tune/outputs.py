@@ -3,7 +3,8 @@
 :func:`write_tune_outputs` reads ``<suite_dir>/tune/trials.jsonl`` (one JSON line per search
 trial), ``<suite_dir>/tune/sweep.json`` (objective, budget, spaces, coupled groups, the
 declared best) and, when present, ``<suite_dir>/results.csv`` (the default and tuned
-re-runs), and writes under ``<suite_dir>/tune/``:
+re-runs; the suite's ``eval.reference`` comes from the runner's ``suite.json`` when the
+metrics' protocol names no split), and writes under ``<suite_dir>/tune/``:
 
 - ``best.yaml``: the best configuration per row x dataset x searcher (:mod:`.best_config`);
 - ``tuned_vs_default.md`` / ``.tex``: the re-runs over seeds (:mod:`.tuned_table`), only
@@ -65,6 +66,7 @@ def read_records(path: str | os.PathLike) -> pd.DataFrame:
     for column in ("coords", "config"):
         df[column] = [c if isinstance(c, dict) else {} for c in df[column]]
     df["order"] = pd.to_numeric(df["order"], errors="coerce")
+    df.loc[df["order"] < 0, "order"] = float("nan")  # unknown proposal order: file order is kept
     for column in ("objective", "best_objective", "elapsed_s"):
         df[column] = pd.to_numeric(df[column], errors="coerce").astype(float)
     df["status"] = df["status"].fillna("unknown")
@@ -72,7 +74,7 @@ def read_records(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_sweep(path: str | os.PathLike) -> dict:
-    """``sweep.json`` as a dict; ``{}`` when it is missing or unreadable."""
+    """A JSON object file (``sweep.json``, ``suite.json``) as a dict; ``{}`` when missing or unreadable."""
     try:
         sweep = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -99,6 +101,13 @@ def _directions(metric: str, mode: str) -> dict[str, str]:
         directions = {}
     directions[metric] = mode
     return directions
+
+
+def _eval_reference(suite_dir: Path) -> str | None:
+    """The suite's ``eval.reference`` from the runner's ``suite.json`` (None when unknown)."""
+    meta = read_sweep(suite_dir / "suite.json")
+    reference = ((meta.get("suite") or {}).get("eval") or {}).get("reference")
+    return str(reference) if reference else None
 
 
 def write_tune_outputs(suite_dir: str | os.PathLike) -> dict[str, Path]:
@@ -132,8 +141,9 @@ def write_tune_outputs(suite_dir: str | os.PathLike) -> dict[str, Path]:
         rows = list(spaces) or list(dict.fromkeys(records["row"].dropna()))
         searchers = list(sweep.get("searchers") or dict.fromkeys(records["searcher"].dropna()))
         directions = _directions(metric, mode)
+        reference = _eval_reference(suite_dir)
         paths.append(_write_text(tune_dir / "tuned_vs_default.md",
-                                 tuned_table.render_markdown(final, rows, searchers, sweep, directions)))
+                                 tuned_table.render_markdown(final, rows, searchers, sweep, directions, reference)))
         paths.append(_write_text(tune_dir / "tuned_vs_default.tex",
-                                 tuned_table.render_latex(final, rows, searchers, sweep, directions)))
+                                 tuned_table.render_latex(final, rows, searchers, sweep, directions, reference)))
     return {p.relative_to(suite_dir).as_posix(): p for p in paths}

@@ -69,9 +69,11 @@ def _cells(data: pd.DataFrame, key: str, columns: list[tuple[str, str]], directi
             if len(group) < 2:
                 continue
             best = group.idxmin() if direction == "min" else group.idxmax()
-            cell = cells.get((row, (dataset, best[2])))
-            if cell is not None and cell.value:
-                cells[(row, (dataset, best[2]))] = replace(cell, bold=True)
+            best_text = cells[(row, (dataset, best[2]))].value.split(" ± ")[0]
+            for (_, _, variant) in group.index:  # ties at the printed precision are all bold
+                cell = cells.get((row, (dataset, variant)))
+                if cell is not None and cell.value and cell.value.split(" ± ")[0] == best_text:
+                    cells[(row, (dataset, variant))] = replace(cell, bold=True)
     return cells
 
 
@@ -95,11 +97,17 @@ def _span(values) -> str:
     return str(values[0]) if len(values) == 1 else f"{values[0]}–{values[-1]}"
 
 
-def caption(data: pd.DataFrame, key: str, direction: str | None, sweep: dict) -> str:
-    """What the table shows and how the tuned rows were obtained."""
+def caption(data: pd.DataFrame, key: str, direction: str | None, sweep: dict,
+            eval_reference: str | None = None) -> str:
+    """What the table shows and how the tuned rows were obtained.
+
+    The table's reference split is read from the metrics' protocol in ``results.csv``; a
+    metric whose protocol names none (the 2D ``modes`` metric compares to the known mode
+    centres) falls back to ``eval_reference`` (the suite's ``eval.reference``).
+    """
     objective = sweep.get("objective") or {}
     budget = sweep.get("budget", "?")
-    splits = _splits(data)
+    splits = _splits(data) or ([eval_reference] if eval_reference else [])
     arrow = {"min": " (↓ lower is better)", "max": " (↑ higher is better)"}.get(direction or "", "")
     seeds = data.groupby(["row", "dataset", "variant"])["seed"].nunique().tolist()
     return (
@@ -108,8 +116,10 @@ def caption(data: pd.DataFrame, key: str, direction: str | None, sweep: dict) ->
         f"'default': the method's default hyperparameters; 'tuned: S': re-runs with every seed of the suite "
         f"of the best of {budget} search trials by searcher S, selected on {objective.get('metric', '?')} "
         f"({objective.get('mode', '?')}) with one seed against the {objective.get('reference', '?')} split "
-        f"as the validation reference (Lucic et al. 2018). This table's metrics use the "
-        f"{' / '.join(splits) if splits else '?'} split as reference. Bold: best of a method's variants per dataset; "
+        f"as the validation reference (Lucic et al. 2018). "
+        + (f"This table's metrics use the {' / '.join(splits)} split as reference. " if splits
+           else "This table's metrics name no reference split. ")
+        + "Bold: best of a method's variants per dataset; "
         "a note such as diverged k/n says that k of n seeds did not finish."
     )
 
@@ -122,7 +132,7 @@ def table_keys(data: pd.DataFrame, sweep: dict) -> list[str]:
 
 
 def render_markdown(final: pd.DataFrame, rows: list[str], searchers: list[str], sweep: dict,
-                    directions: dict[str, str]) -> str:
+                    directions: dict[str, str], eval_reference: str | None = None) -> str:
     """``tuned_vs_default.md``: one captioned table per value key."""
     data = tuned_rows(final, rows)
     if data.empty:
@@ -134,7 +144,7 @@ def render_markdown(final: pd.DataFrame, rows: list[str], searchers: list[str], 
         cells = _cells(data, key, columns, directions.get(key))
         header = ["Method"] + [f"{ds}: {v}" for ds, v in columns]
         body = [[r] + [_md_cell(cells.get((r, col))).replace("|", "\\|") for col in columns] for r in order]
-        lines = [f"**Table.** {caption(data, key, directions.get(key), sweep)}", "",
+        lines = [f"**Table.** {caption(data, key, directions.get(key), sweep, eval_reference)}", "",
                  "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * len(columns)]
         lines += ["| " + " | ".join(r) + " |" for r in body]
         blocks.append("\n".join(lines) + "\n")
@@ -142,7 +152,7 @@ def render_markdown(final: pd.DataFrame, rows: list[str], searchers: list[str], 
 
 
 def render_latex(final: pd.DataFrame, rows: list[str], searchers: list[str], sweep: dict,
-                 directions: dict[str, str]) -> str:
+                 directions: dict[str, str], eval_reference: str | None = None) -> str:
     """``tuned_vs_default.tex``: one booktabs ``table`` per value key."""
     data = tuned_rows(final, rows)
     if data.empty:
@@ -155,7 +165,7 @@ def render_latex(final: pd.DataFrame, rows: list[str], searchers: list[str], swe
     for key in table_keys(data, sweep):
         cells = _cells(data, key, columns, directions.get(key))
         lines = [r"\begin{table}[t]", r"\centering",
-                 rf"\caption{{{latex_escape(caption(data, key, directions.get(key), sweep))}}}",
+                 rf"\caption{{{latex_escape(caption(data, key, directions.get(key), sweep, eval_reference))}}}",
                  rf"\begin{{tabular}}{{l{'r' * len(columns)}}}", r"\toprule",
                  " & " + " & ".join(rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(ds)}}}" for ds, n in spans) + r" \\"]
         rules, start = [], 2
