@@ -290,3 +290,15 @@ def test_tuned_table_ties_and_a_protocol_without_split(tmp_path):
     assert "use the test split as reference" in md
     md = render_markdown(final, ["gngan"], ["tpe"], _sweep(), {"modes_kl": "min"})
     assert "name no reference split" in md
+
+
+def test_every_trial_failed_gives_outputs_that_say_so(tmp_path):
+    records = _records(n_per_searcher=3)
+    for r in records:
+        r["status"], r["objective"], r["best_objective"] = "failed", None, None
+    _write_sweep(tmp_path, records, _sweep(budget=3))
+    written = write_tune_outputs(tmp_path)
+    assert "no best configuration" in (tmp_path / "tune" / "best.yaml").read_text()
+    assert pd.read_csv(tmp_path / "tune" / "budget.csv").empty
+    assert "too few finished trials (0 < 2)" in (tmp_path / "tune" / "importances.md").read_text()
+    _png_ok(written["tune/plots/heatmap_gngan_ring8.png"])  # the failed trials' crosses, no cell colours
