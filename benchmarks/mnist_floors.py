@@ -1,17 +1,20 @@
-"""MNIST real-vs-real floors of ganbench's metrics (methods_spec.md §5.7: publish the floor
-next to every MNIST number).
+"""MNIST real-vs-real floors of ganbench's metrics, each timed (methods_spec.md §5.7: publish
+the floor next to every MNIST number; issue 4: FID, KID, P/R, D/C, FCD, classifier IS).
 
-Prints one JSON object: for each metric the value, the protocol, and the seconds it took, plus
-the device. Real test images stand in for the generated samples:
+Prints one JSON object: for each metric its values, protocol and seconds, plus the device. Real
+test images stand in for the generated samples, the train split is the reference:
 
-- ``fcd``: the 10k test set vs a train subset of ``--n-ref`` (the floor a perfect generator
-  reaches when evaluated against train), and a train subset vs a disjoint train subset of the
-  same size (the pure sampling floor);
-- ``cis``: classifier Inception Score of the test set (the ceiling) and of the train subset;
-- ``classes``: classes covered and KL to uniform of the test set;
-- ``fid``/``kid`` (TF-Inception, clean resize) with ``--inception`` or when CUDA is available:
-  ``--n-inception`` test images vs as many train images (default 10k on CUDA, 100 on CPU,
-  where the network runs at a few images per second).
+- classifier features (ganbench's MNIST classifier), n = ``--n-ref`` (10k): ``fcd``, ``cis``
+  (the test set's classifier IS, the real-data ceiling), ``classes``, ``prdc_mnist``
+  (P/R k=3, D/C k=5), and a train-vs-disjoint-train ``fcd``/``cis`` (the pure sampling floor);
+- Inception features (TF-Inception 2015-12-05, clean resize) with ``--inception`` or when CUDA
+  is available: ``fid``, ``kid``, ``prdc`` on ``--n-inception`` test images vs as many train
+  images (default 10k on CUDA, 100 on CPU, where the network runs at a few images per second).
+
+Timing: before a group, the reference side (weights, reference features/statistics) is
+prepared once and timed as ``prepare_s``; then each metric is computed alone and its
+``seconds`` include extracting the generated side's features (so fid, kid and prdc each pay
+for one Inception pass over the n test images).
 
 Usage: python benchmarks/mnist_floors.py [--n-ref 10000] [--inception] [--n-inception N]
        [--device cpu|cuda] [--seed 0] [--out floors.json]
@@ -28,9 +31,11 @@ import time
 
 import torch
 
-from ganbench.data.base import load_dataset
+from ganbench.data.base import get_dataset, load_dataset
+from ganbench.metrics.base import EvalContext
 from ganbench.metrics.evaluate import compute_metrics
 from ganbench.metrics.reference import reference_indices
+from ganbench.registry import METRICS
 
 
 def device_name(device: torch.device) -> str:
@@ -39,12 +44,22 @@ def device_name(device: torch.device) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
 
 
-def timed(label: str, results: dict, fake: torch.Tensor, metrics: list[str], **kwargs) -> None:
+def timed(label: str, results: dict, fake: torch.Tensor, metric: str, **kwargs) -> None:
     start = time.perf_counter()
-    values, protocols = compute_metrics(fake, "mnist", metrics, **kwargs)
+    values, protocols = compute_metrics(fake, "mnist", [metric], **kwargs)
     seconds = time.perf_counter() - start
-    results[label] = {"values": values, "seconds": round(seconds, 2), "protocol": protocols}
-    print(f"{label}: {values} ({seconds:.1f} s)", file=sys.stderr)
+    results.setdefault(label, {})[metric] = {"values": values, "seconds": round(seconds, 2),
+                                             "protocol": protocols[metric]}
+    print(f"{label} {metric}: {values} ({seconds:.1f} s)", file=sys.stderr)
+
+
+def prepare(label: str, results: dict, metrics: list[str], n: int, device, seed: int) -> None:
+    """Weights and reference features of ``metrics`` (cached on disk), timed once per group."""
+    ctx = EvalContext(get_dataset("mnist").info, "train", n, device=device, seed=seed)
+    start = time.perf_counter()
+    for metric in metrics:
+        METRICS.get(metric)().prepare(ctx)
+    results.setdefault(label, {})["prepare_s"] = round(time.perf_counter() - start, 2)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -69,16 +84,24 @@ def main(argv: list[str] | None = None) -> dict:
     ref_idx = reference_indices(len(train_x), args.n_ref, seed=args.seed)
     other = idx[~torch.isin(idx, ref_idx)][: args.n_ref] if idx is not None else None
 
-    timed("classifier_test_vs_train", results, test_x, ["fcd", "cis", "classes"],
-          num_samples=args.n_ref, reference="train", **common)
+    classifier = ["fcd", "cis", "classes", "prdc_mnist"]
+    prepare("classifier_test_vs_train", results, classifier, args.n_ref, device, args.seed)
+    for metric in classifier:
+        timed("classifier_test_vs_train", results, test_x, metric, num_samples=args.n_ref, reference="train",
+              **common)
     if other is not None and len(other) == args.n_ref:
-        timed("classifier_train_vs_train", results, train_x[other], ["fcd", "cis"],
-              num_samples=args.n_ref, reference="train", **common)
+        for metric in ("fcd", "cis"):
+            timed("classifier_train_vs_train", results, train_x[other], metric, num_samples=args.n_ref,
+                  reference="train", **common)
 
     if args.inception or device.type == "cuda":
         n = args.n_inception or (10_000 if device.type == "cuda" else 100)
-        timed("inception_test_vs_train", results, test_x[:n], ["fid", "kid"],
-              num_samples=n, reference="train", **common)
+        results["n_inception"] = n
+        inception_metrics = ["fid", "kid", "prdc"]
+        prepare("inception_test_vs_train", results, inception_metrics, n, device, args.seed)
+        for metric in inception_metrics:
+            timed("inception_test_vs_train", results, test_x[:n], metric, num_samples=n, reference="train",
+                  **common)
 
     text = json.dumps(results, indent=2, sort_keys=True)
     print(text)
