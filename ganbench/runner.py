@@ -81,11 +81,32 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
     ray_started = ensure_ray(address) if not local else False
     try:
         if not local:
-            cluster_resources_for(suite.resources, source)
-        return _run_prepared(suite, specs, source, suite_dir, quick, local, address, results_root,
-                             tracking_uri, progress)
+            per_trial = cluster_resources_for(suite.resources, source)
+        sweep = None
+        if suite.tune is not None:
+            if local:
+                raise GanbenchError(f"{source}: tune: a sweep runs through Ray Tune; drop --local")
+            sweep = _search(suite, source, suite_dir, results_root, tracking_uri, per_trial, progress)
+            specs = sweep.specs
+        outcome = _run_prepared(suite, specs, source, suite_dir, quick, local, address, results_root,
+                                tracking_uri, progress, sweep)
+        if sweep is not None:
+            from ganbench.tune.outputs import write_tune_outputs
+
+            outcome.report.update({f"tune/{k}": v for k, v in write_tune_outputs(suite_dir).items()})
+        return outcome
     finally:
         _shutdown_ray(ray_started)
+
+
+def _search(suite, source, suite_dir, results_root, tracking_uri, per_trial, progress):
+    """The hyperparameter search of a suite's ``tune`` block (ganbench/tune/sweep.py)."""
+    from ganbench.tune.sweep import run_sweep
+
+    suite_dir.mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri or default_tracking_uri(results_root)
+    experiment_id = ensure_experiment(uri, suite.name, results_root / "mlartifacts")
+    return run_sweep(suite, source, suite_dir, uri, experiment_id, per_trial, progress)
 
 
 def _shutdown_ray(started: bool) -> None:
@@ -96,7 +117,7 @@ def _shutdown_ray(started: bool) -> None:
 
 
 def _run_prepared(suite, specs, source, suite_dir, quick, local, address, results_root, tracking_uri,
-                  progress) -> RunOutcome:
+                  progress, sweep=None) -> RunOutcome:
     from ganbench.metrics.evaluate import value_directions
     from ganbench.report.build import build_report
 
@@ -115,7 +136,8 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
         "metrics": ",".join(suite.eval.metrics), "num_samples": suite.eval.num_samples,
         "reference": suite.eval.reference})
     ctx = TrialContext(suite.name, str(suite_dir), uri, experiment_id, parent,
-                       threads=max(1, int(suite.resources.cpus_per_trial)))
+                       threads=max(1, int(suite.resources.cpus_per_trial)),
+                       max_failures=suite.resources.max_failures)
     status = "FAILED"
     try:
         if local:
@@ -126,7 +148,8 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
         centres = {d: get_dataset(d).info.extras.get("centres") for d in suite.datasets}
         report = build_report(suite_dir, value_directions(),
                               centres={d: c for d, c in centres.items() if c},
-                              methods=[m.row for m in suite.methods], trial_ids=[s.trial_id for s in specs],
+                              methods=sweep.rows if sweep else [m.row for m in suite.methods],
+                              trial_ids=[s.trial_id for s in specs], note=sweep.note if sweep else None,
                               time_to=[t.model_dump(exclude_none=True) for t in suite.eval.time_to])
         from mlflow.tracking import MlflowClient
 

@@ -37,6 +37,7 @@ def build_report(
     methods: Sequence[str] | None = None,
     trial_ids: Sequence[str] | None = None,
     time_to: Sequence[dict] | None = None,
+    note: str | None = None,
 ) -> dict[str, Path]:
     """Write the report of ``suite_dir`` and return ``{path relative to suite_dir: path}``.
 
@@ -46,12 +47,15 @@ def build_report(
     ``methods`` orders the table rows (default: alphabetical, as collected); ``trial_ids``
     restricts the report to one suite run's grid (default: every trial in the folder);
     ``time_to`` lists thresholds (``{metric, below|above}``) whose first crossings go to
-    ``time_to.csv`` and a "Time to threshold" section of ``tables.md``.
+    ``time_to.csv`` and a "Time to threshold" section of ``tables.md``; ``note`` is appended
+    to the table caption (a sweep's re-run protocol).
     """
     suite_dir = Path(suite_dir)
     df = collect(suite_dir, trial_ids)
     final = final_rows(df)
     caption = caption_for(final)
+    if note:
+        caption += " " + note
     label = "tab:" + re.sub(r"[^A-Za-z0-9:-]+", "-", suite_dir.name)
     markdown = render_markdown(final, directions, caption, keys=headline, methods=methods)
     unfinished = render_unfinished_markdown(final)
