@@ -109,6 +109,10 @@ def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder,
     if not (suite_dir / "trials").is_dir():
         _fail(GanbenchError(f"{suite_dir}: not a ganbench results folder (no trials/ inside)"))
     paths = build_report(suite_dir, value_directions(), **_report_extras(suite_dir))
+    if (suite_dir / "tune" / "trials.jsonl").exists():
+        from ganbench.tune.outputs import write_tune_outputs
+
+        paths.update({f"tune/{k}": v for k, v in write_tune_outputs(suite_dir).items()})
     for name, path in paths.items():
         out.print(f"{name}: {path}", highlight=False)
 
@@ -135,6 +139,11 @@ def _report_extras(suite_dir: Path) -> dict:
         if c:
             centres[d] = c
     extras["centres"] = centres
+    if (suite_dir / "tune" / "sweep.json").exists():
+        from ganbench.tune.sweep import note_from_sweep_json, report_rows
+
+        extras["methods"] = report_rows(suite_dir) or extras["methods"]
+        extras["note"] = note_from_sweep_json(suite_dir)
     return extras
 
 

@@ -469,3 +469,20 @@ def note_from_sweep_json(suite_dir: Path) -> str | None:
     return _note(len(suite_meta.get("seeds", [])), meta.get("budget"), searchers, meta.get("seed"),
                  obj.get("metric"), obj.get("mode"), obj.get("reference"),
                  suite_meta.get("eval", {}).get("reference", "?"))
+
+
+def report_rows(suite_dir: Path) -> list[str] | None:
+    """The table rows of a sweep's report, in order, from ``suite.json`` and ``tune/sweep.json``."""
+    try:
+        meta = json.loads((Path(suite_dir) / "tune" / "sweep.json").read_text())
+        methods = json.loads((Path(suite_dir) / "suite.json").read_text()).get("suite", {}).get("methods", [])
+    except (OSError, ValueError):
+        return None
+    rows = []
+    for m in methods:
+        row = m.get("label") or m["name"]
+        if row in meta.get("spaces", {}):
+            rows += [f"{row} (default)"] + [f"{row} (tuned: {s})" for s in meta.get("searchers", [])]
+        else:
+            rows.append(row)
+    return rows
