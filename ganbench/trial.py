@@ -14,7 +14,9 @@ import dataclasses
 import json
 import math
 import os
+import socket
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ import numpy as np
 import torch
 
 from ganbench.data.base import get_dataset, load_dataset
+from ganbench.errors import GanbenchError
+from ganbench.faults import ENV_VAR as FAULT_ENV, fault_for, inject, parse_plan
 from ganbench.paths import atomic_write_text
 from ganbench.registry import METHODS
 from ganbench.spec import TrialSpec
@@ -40,6 +44,13 @@ class TrialContext:
     parent_run_id: str | None = None
     threads: int = 1
     report_to_tune: bool = False
+    #: in-process retries of a trial that raised or ran out of memory (``resources.max_failures``)
+    max_failures: int = 0
+    #: the test-only fault plan (:mod:`ganbench.faults`), read on the driver
+    fault_inject: str | None = dataclasses.field(default_factory=lambda: os.environ.get(FAULT_ENV) or None)
+
+    def __post_init__(self):
+        parse_plan(self.fault_inject)  # a malformed plan fails on the driver, before any trial
 
 
 def trial_dir(ctx: TrialContext, spec: TrialSpec) -> Path:
@@ -48,18 +59,38 @@ def trial_dir(ctx: TrialContext, spec: TrialSpec) -> Path:
 
 def read_status(folder: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((Path(folder) / "status.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        status = json.loads((Path(folder) / "status.json").read_text())
+    except (OSError, ValueError):
         return None
+    return status if isinstance(status, dict) else None
 
 
-def _write_status(folder: Path, status: str, last_step: int, error: str | None) -> None:
+#: statuses a re-run of the suite does not train again (divergence is deterministic)
+DONE_STATUSES = ("finished", "diverged")
+#: statuses worth another attempt from the checkpoint (the fault may be transient)
+RETRY_STATUSES = ("failed", "oom")
+
+
+def _write_status(folder: Path, status: str, last_step: int, error: str | None, **extra: Any) -> None:
     atomic_write_text(folder / "status.json",
-                      json.dumps({"status": status, "error": error, "last_step": last_step}))
+                      json.dumps({"status": status, "error": error, "last_step": last_step, **extra}))
 
 
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _where() -> dict[str, Any]:
+    """The host and, under Ray, the node id this trial runs on."""
+    where: dict[str, Any] = {"host": socket.gethostname()}
+    try:
+        import ray
+
+        if ray.is_initialized():
+            where["node_id"] = ray.get_runtime_context().get_node_id()
+    except Exception:  # Ray missing or not in a worker: the host is enough
+        pass
+    return where
 
 
 def _save_samples(folder: Path, samples: torch.Tensor, kind: str) -> list[Path]:
@@ -86,31 +117,66 @@ def _save_samples(folder: Path, samples: torch.Tensor, kind: str) -> list[Path]:
 
 
 def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
-    """Train and evaluate one trial; return its final record (never raises for a trial fault)."""
-    from ganbench.metrics.evaluate import evaluate
+    """Train and evaluate one trial; return its final record (never raises for a trial fault).
 
+    A trial whose ``status.json`` says finished or diverged is skipped. Otherwise it
+    continues from its checkpoint (same weights, optimisers, RNG), if any. A trial that
+    raises (``failed``) or runs out of memory (``oom``) is retried up to
+    ``ctx.max_failures`` times, each attempt resuming from the last checkpoint; a
+    divergence is deterministic and is not retried.
+    """
     folder = trial_dir(ctx, spec)
     folder.mkdir(parents=True, exist_ok=True)
     previous = read_status(folder)
-    if previous and previous.get("status") in ("finished", "diverged"):
+    if previous and previous.get("status") in DONE_STATUSES:
         return {"trial_id": spec.trial_id, **previous, "skipped": True}
     atomic_write_text(folder / "spec.json",
                       json.dumps({"trial_id": spec.trial_id, "suite": ctx.suite_name, **spec.to_dict()}, indent=2))
     torch.set_num_threads(max(1, ctx.threads))
-    torch.manual_seed(spec.seed)
-    np.random.seed(spec.seed)
-    device = _device()
+    where = _where()
     run = None
     if ctx.tracking_uri:
         run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, spec.trial_id,
                        spec.display, spec.flat())
-    _write_status(folder, "running", 0, None)
+        run.set_tags({f"ganbench.{k}": v for k, v in where.items()})
     last_values: dict[str, float] = {}
+    notes: list[str] = []
+    attempts = 1 + max(0, ctx.max_failures)
+    for attempt in range(1, attempts + 1):
+        _write_status(folder, "running", 0, None, attempt=attempt, **where)
+        status, error, last_step = _attempt(spec, ctx, folder, run, last_values, notes)
+        if status not in RETRY_STATUSES or attempt == attempts:
+            break
+        notes.append(f"attempt {attempt}: {error}; retrying from the checkpoint")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    _write_status(folder, status, last_step, error, attempt=attempt, notes=notes, **where)
+    if run is not None:
+        run.finish(status)
+    if ctx.report_to_tune and status != "finished":
+        from ray import tune
+
+        tune.report({"status": status, **last_values})
+    return {"trial_id": spec.trial_id, "status": status, "error": error, "last_step": last_step,
+            "values": last_values, "attempts": attempt}
+
+
+def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | None,
+             last_values: dict[str, float], notes: list[str]) -> tuple[str, str | None, int]:
+    """One attempt at a trial: build, resume if possible, train, save samples."""
+    from ganbench.metrics.evaluate import evaluate
+
+    torch.manual_seed(spec.seed)
+    np.random.seed(spec.seed)
+    device = _device()
     try:
         info = get_dataset(spec.dataset).info
         data, _ = load_dataset(spec.dataset, "train", device)
         method_cls = METHODS.get(spec.method)
         method = method_cls(method_cls.Params(**spec.param_dict), info, device)
+        fault = fault_for(ctx.fault_inject, spec)
+        if fault is not None:
+            method.step = inject(method.step, fault, lambda: method.iteration, folder)
 
         def run_eval(m):
             return evaluate(m.sample, spec.dataset, list(spec.metrics), spec.num_samples,
@@ -140,8 +206,10 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
 
         trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every,
                           run_eval, on_eval, folder / "checkpoint.pt")
-        if trainer.resume():
+        if _resume(trainer, folder, notes):
             _truncate_evals(folder / "evals.jsonl", method.iteration)
+        else:  # a fresh start: lines of an attempt killed before its first checkpoint go
+            (folder / "evals.jsonl").unlink(missing_ok=True)
         result = trainer.run()
         gen = torch.Generator(device).manual_seed(spec.seed)
         if info.kind == "conditional":
@@ -152,24 +220,33 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
         else:
             artifacts = _save_samples(folder, method.sample(64 if info.kind == "image" else 2500, gen),
                                       info.kind)
-        status, error, last_step = result.status, result.error, result.last_step
         if run is not None:
             for path in [*artifacts, folder / "checkpoint.pt"]:
                 if path.exists():
                     run.log_artifact(path)
+        return result.status, result.error, result.last_step
+    except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
+        return _fault(folder, "oom", exc)
     except Exception as exc:  # a fault in one trial must never stop the suite
-        status, last_step = "failed", -1
-        error = f"{type(exc).__name__}: {exc}"
-        (folder / "error.txt").write_text(traceback.format_exc())
-    _write_status(folder, status, last_step, error)
-    if run is not None:
-        run.finish(status)
-    if ctx.report_to_tune and status != "finished":
-        from ray import tune
+        return _fault(folder, "failed", exc)
 
-        tune.report({"status": status, **last_values})
-    return {"trial_id": spec.trial_id, "status": status, "error": error, "last_step": last_step,
-            "values": last_values}
+
+def _fault(folder: Path, status: str, exc: BaseException) -> tuple[str, str, int]:
+    atomic_write_text(folder / "error.txt", traceback.format_exc())
+    return status, f"{type(exc).__name__}: {exc}", -1
+
+
+def _resume(trainer: Trainer, folder: Path, notes: list[str]) -> bool:
+    """Resume from ``checkpoint.pt``; an unreadable one is set aside and the trial restarts."""
+    try:
+        return trainer.resume()
+    except GanbenchError as err:
+        bad = folder / "checkpoint.pt"
+        os.replace(bad, folder / "checkpoint.pt.corrupt")
+        message = f"{err}; moved to checkpoint.pt.corrupt, restarting the trial from scratch"
+        notes.append(message)
+        warnings.warn(message, stacklevel=2)
+        return False
 
 
 def _truncate_evals(path: Path, up_to_step: int) -> None:
