@@ -99,6 +99,9 @@ def render_best_yaml(best: pd.DataFrame, sweep: dict) -> str:
             where = f", proposed {_ordinal(order)} of {rec.n_trials} recorded" if order else ""
             lines.append(f"# {rec.row} / {rec.searcher}: {metric} = {_number(float(rec.objective))} "
                          f"(trial {rec.trial_id}{where})")
+            if rec.scheduler == "pbt":
+                lines.append("#   PBT: the best member's final configuration; the schedule PBT followed "
+                             "to reach it is not reproduced by fixed params")
             if not rec.finished_only:
                 lines.append(f"#   no {rec.searcher} trial of {rec.row} finished: best of the early-stopped ones")
             named = ((declared.get(rec.row) or {}).get(dataset) or {}).get(rec.searcher) or {}

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ganbench.report.plots import _save, _slug
 
@@ -131,7 +132,7 @@ def plot_budget(table: pd.DataFrame, out_dir: str | os.PathLike, metric: str, mo
     colours = dict(zip(searchers, sns.color_palette(n_colors=len(searchers))))
     for dataset, part in table.groupby("dataset", sort=False):
         rows = list(dict.fromkeys(part["row"]))
-        fig = Figure(figsize=(4.6 * len(rows), 3.6), layout="constrained")
+        fig = Figure(figsize=(6.2 * len(rows), 3.6), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(rows), squeeze=False)[0])
         for ax, row in zip(axes, rows):
             facet = part[part["row"] == row]
@@ -149,7 +150,9 @@ def plot_budget(table: pd.DataFrame, out_dir: str | os.PathLike, metric: str, mo
             ax.set_xlabel("budget k (trials)")
             ax.set_ylabel(f"expected best {metric} ({'lower' if mode == 'min' else 'higher'} is better)")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="x-small", title="solid: E[best of k] ± sd; dashed: actual", title_fontsize="x-small")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize="x-small", title="solid: E[best of k] ± sd\ndashed: actual best so far",
+                      title_fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.suptitle(f"{dataset}: expected best {metric} against budget (Dodge et al. 2019)", fontsize=10)
         written.append(_save(fig, out_dir / f"budget_{_slug(dataset)}.png"))
     return written
