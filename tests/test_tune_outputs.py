@@ -210,13 +210,14 @@ def read_records_from(tmp_path, records: list[dict]) -> pd.DataFrame:
 
 def test_robust_to_missing_sweep_json_bad_lines_and_repeated_trials(tmp_path):
     records = _records(n_per_searcher=4)
-    _write_sweep(tmp_path, records + records[:2], None)  # a resumed sweep wrote two lines again
+    again = dict(records[0], order=4)  # the searcher proposed the same point again: same trial_id, new order
+    _write_sweep(tmp_path, records + records[:2] + [again], None)  # a resumed sweep wrote two lines again
     with (tmp_path / "tune" / "trials.jsonl").open("a") as f:
         f.write('{"method": "gngan", "row": "gng')  # a half-written last line
     written = write_tune_outputs(tmp_path)
     assert "tune/best.yaml" in written and "tune/budget.csv" in written
     budget = pd.read_csv(tmp_path / "tune" / "budget.csv")
-    assert budget.groupby("searcher")["k"].max().to_dict() == {"random": 4, "tpe": 4}
+    assert budget.groupby("searcher")["k"].max().to_dict() == {"random": 5, "tpe": 4}
     # no sweep.json: no spaces known, so no heatmap, and importances have no distributions
     assert not any(p.startswith("tune/plots/heatmap") for p in written)
     assert "objective kl (min)" in (tmp_path / "tune" / "best.yaml").read_text()

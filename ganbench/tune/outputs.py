@@ -17,7 +17,7 @@ metrics' protocol names no split), and writes under ``<suite_dir>/tune/``:
 Missing pieces are skipped, not fatal: without ``sweep.json`` the objective comes from the
 records and no spaces are known (heatmaps and importances then have nothing to draw on);
 a line of ``trials.jsonl`` that does not parse (a half-written last line) is ignored, and a
-trial id that appears twice keeps its last line.
+trial written twice (same row, dataset, searcher and order) keeps its last line.
 """
 
 from __future__ import annotations
@@ -42,6 +42,19 @@ RECORD_COLUMNS = ("method", "row", "dataset", "searcher", "scheduler", "order", 
                   "objective", "best_objective", "metric", "mode", "reference", "iterations", "status", "elapsed_s")
 
 
+def _record_key(record: dict, number: int) -> tuple:
+    """What makes a line one trial: (row, dataset, searcher, order) when the order is known
+    (a searcher may propose the same coordinates twice: same trial_id, two proposals), else
+    the trial id, else the line itself."""
+    group = (record.get("row") or record.get("method"), record.get("dataset"), record.get("searcher"))
+    order = record.get("order")
+    if isinstance(order, int) and not isinstance(order, bool) and order >= 0:
+        return group + ("order", order)
+    if record.get("trial_id"):
+        return group + ("trial", record["trial_id"])
+    return ("line", number)
+
+
 def read_records(path: str | os.PathLike) -> pd.DataFrame:
     """``trials.jsonl`` as a DataFrame with :data:`RECORD_COLUMNS` (one row per trial)."""
     records: dict[Any, dict] = {}
@@ -58,9 +71,7 @@ def read_records(path: str | os.PathLike) -> pd.DataFrame:
             continue
         if not isinstance(record, dict):
             continue
-        key = (record.get("row"), record.get("dataset"), record.get("searcher"), record.get("trial_id")
-               ) if record.get("trial_id") else number
-        records[key] = record
+        records[_record_key(record, number)] = record
     df = pd.DataFrame(list(records.values()), columns=list(RECORD_COLUMNS))
     df["row"] = df["row"].fillna(df["method"])
     for column in ("coords", "config"):
