@@ -303,3 +303,18 @@ def test_every_trial_failed_gives_outputs_that_say_so(tmp_path):
     assert pd.read_csv(tmp_path / "tune" / "budget.csv").empty
     assert "too few finished trials (0 < 2)" in (tmp_path / "tune" / "importances.md").read_text()
     _png_ok(written["tune/plots/heatmap_gngan_ring8.png"])  # the failed trials' crosses, no cell colours
+
+
+def test_importances_fall_back_to_ped_anova_without_scikit_learn(tmp_path, monkeypatch):
+    import importlib.util
+
+    import ganbench.tune.importance as importance
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importance.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sklearn" else real(name, *a))
+    records = read_records_from(tmp_path, _records(n_per_searcher=20))
+    table = param_importances(records, {"gngan": SPACE}, "min")
+    assert set(table["evaluator"]) == {"ped-anova (scikit-learn not installed)"}
+    scores = dict(zip(table["parameter"], table["importance"]))
+    assert scores["lr"] > 0.6 and scores["lr"] > 5 * scores["noise"]

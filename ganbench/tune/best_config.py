@@ -17,8 +17,9 @@ used, and the comment says so. Ties go to the trial proposed first.
 so one document pasted under a suite's ``methods:`` key (or as the whole key) runs the tuned
 configurations. ``params`` are the method hyperparameters after expanding coupled
 coordinates (the record's ``config``), not the raw search coordinates; parameters that were
-not searched are not repeated: keep them as in the suite's entry for that row. When ``sweep.json`` names a different best trial
-for a group than the records do, a comment flags the mismatch.
+not searched are not repeated: keep them as in the suite's entry for that row. When
+``sweep.json`` names a different best trial for a group than the records do, a comment
+flags the mismatch.
 """
 
 from __future__ import annotations

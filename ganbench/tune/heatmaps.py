@@ -118,7 +118,8 @@ def _panel(ax, trials: pd.DataFrame, x: str, y: str, kinds: dict, metric: str, m
                     linewidths=0.3, linecolor="white", square=False)
     else:
         ax.text(n_bins / 2, n_bins / 2, "no finite objective", ha="center", va="center", fontsize=8)
-    ax.scatter(x_pos[ok], y_pos[ok], s=14, facecolors="white", edgecolors="black", linewidths=0.6, zorder=3, clip_on=False)
+    ax.scatter(x_pos[ok], y_pos[ok], s=14, facecolors="white", edgecolors="black", linewidths=0.6, zorder=3,
+               clip_on=False)
     if (~ok).any():
         ax.scatter(x_pos[~ok], y_pos[~ok], s=22, marker="x", color="red", linewidths=1, zorder=3, clip_on=False,
                    label="failed/diverged")

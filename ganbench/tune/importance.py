@@ -20,6 +20,7 @@ varies, the output has one row for that row x dataset with ``importance`` empty 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import warnings
 
@@ -80,9 +81,7 @@ def _widened(dist: BaseDistribution, values: list) -> BaseDistribution:
 
 def pick_evaluator() -> tuple[optuna.importance.BaseImportanceEvaluator, str]:
     """fANOVA when scikit-learn is importable, else PED-ANOVA; with a name for the output."""
-    try:
-        import sklearn  # noqa: F401  (fANOVA's random forest)
-    except ImportError:
+    if importlib.util.find_spec("sklearn") is None:  # fANOVA fits scikit-learn's random forest
         return optuna.importance.PedAnovaImportanceEvaluator(), "ped-anova (scikit-learn not installed)"
     return optuna.importance.FanovaImportanceEvaluator(seed=0), "fanova"
 
