@@ -39,8 +39,14 @@ def validate(suite: Path = typer.Argument(..., help="Suite YAML file"),
         specs = s.expand()
     except GanbenchError as err:
         _fail(err)
-    out.print(f"{suite}: ok ({len(specs)} trials: {len(s.datasets)} datasets x {len(s.methods)} methods "
-              f"x {len(s.seeds)} seeds)", highlight=False)
+    line = (f"{suite}: ok ({len(specs)} trials: {len(s.datasets)} datasets x {len(s.methods)} methods "
+            f"x {len(s.seeds)} seeds)")
+    if s.tune is not None:
+        from ganbench.tune.sweep import cells_of
+
+        line += (f"; sweep: {len(cells_of(s))} cells x budget {s.tune.budget}, then the defaults and each "
+                 f"best re-run with {len(s.seeds)} seeds")
+    out.print(line, highlight=False)
 
 
 @app.command("list")

@@ -3,7 +3,7 @@
 - ``fifo``: every trial trains for ``train.iterations``.
 - ``asha``: Asynchronous Successive Halving (Li et al. 2020, "A System for Massively Parallel
   Hyperparameter Tuning"), on iterations reached (``time_attr = "step"``): rungs at
-  ``grace_period x eval_every x reduction_factor^k`` iterations, ``max_t = train.iterations``.
+  ``grace_period x eval_every x reduction_factor^k`` iterations below ``train.iterations``.
 - ``pbt``: Population Based Training (Jaderberg et al. 2017, "Population Based Training of
   Neural Networks"), ``time_attr = "step"``, exploit/explore every ``perturbation_interval``
   evaluations. Its explore step is :func:`ganbench.tune.space.perturb`: the coupled group moves
@@ -44,9 +44,12 @@ def make_scheduler(name: str, tune: TuneSettings, iterations: int, eval_every: i
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
 
     if name == "asha":
-        return ASHAScheduler(time_attr="step", max_t=iterations,
-                             grace_period=min(iterations, tune.asha.grace_period * eval_every),
-                             reduction_factor=tune.asha.reduction_factor)
+        # rungs strictly below the last iteration, and no stop at max_t: a trial that reached its
+        # last evaluation is never cut off while it writes its final status and artifacts
+        max_t = max(1, iterations - 1)
+        return ASHAScheduler(time_attr="step", max_t=max_t,
+                             grace_period=min(max_t, tune.asha.grace_period * eval_every),
+                             reduction_factor=tune.asha.reduction_factor, stop_last_trials=False)
     if name == "pbt":
         return PopulationBasedTraining(
             time_attr="step",

@@ -216,7 +216,7 @@ def _run_cell(suite: Suite, cell: Cell, ctx: dict[str, Any], per_trial: dict[str
         run_config=tune.RunConfig(
             name=cell.name, storage_path=str(storage), verbose=0,
             failure_config=tune.FailureConfig(max_failures=suite.resources.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=tune.CheckpointConfig(),  # num_to_keep forces a state snapshot per checkpoint
             callbacks=[_progress_callback(progress, cell)] if progress else []),
     )
     return tuner.fit()
@@ -226,6 +226,12 @@ def _run_cell(suite: Suite, cell: Cell, ctx: dict[str, Any], per_trial: dict[str
 # Trial records (records.md §2)
 
 def _records(suite: Suite, cell: Cell, grid, ctx: dict[str, Any], tune_dir: Path) -> list[dict[str, Any]]:
+    """One record per Tune trial, read from the trial's own folder (evals.jsonl, status.json).
+
+    The folder, not Tune's result frame, is the source of truth: a PBT member restarts from
+    other members' checkpoints (its frame mixes them), and a trial ASHA stopped never wrote
+    its status. Tune's result contributes the trial's order, its error and its coordinates.
+    """
     from ganbench.trial import read_status
     from ganbench.tune.space import expand
     from ganbench.tune.trainables import cell_spec
@@ -234,47 +240,49 @@ def _records(suite: Suite, cell: Cell, grid, ctx: dict[str, Any], tune_dir: Path
     key = objective_key(settings.objective.metric)
     mode = objective_mode(settings)
     info = cell_dict(suite, cell, ctx)
+    space = settings.space[cell.row]
+    coupled = settings.coupled.get(cell.row)
     records = []
     for order, result in enumerate(grid):  # Tune keeps its trials in the order they were created
         ray_id = Path(result.path).name if result.path else str((result.metrics or {}).get("trial_id"))
-        coords = {k: _plain(result.config[k]) for k in settings.space[cell.row] if k in result.config}
-        config = expand(coords, settings.coupled.get(cell.row))
-        spec = cell_spec(info, config)
-        trial_id = ray_id if cell.scheduler == "pbt" else spec.trial_id
-        rows = _reported_rows(result)
-        values = [r[key] for r in rows if _finite(r.get(key))]
-        steps = [int(r["step"]) for r in rows if _finite(r.get("step"))]
-        elapsed = [float(r["elapsed_s"]) for r in rows if _finite(r.get("elapsed_s"))]
-        reported = [r.get("status") for r in rows if isinstance(r.get("status"), str)]
-        on_disk = (read_status(tune_dir / "trials" / trial_id) or {}).get("status")
-        if result.error is not None or "failed" in reported or on_disk == "failed":
-            status = "failed"
-        elif "diverged" in reported or on_disk == "diverged":
-            status = "diverged"
-        elif steps and max(steps) >= suite.train.iterations:
-            status = "finished"
+        coords = {k: _plain(result.config[k]) for k in space if k in result.config}
+        if cell.scheduler == "pbt":
+            trial_id = ray_id
         else:
-            status = "stopped"
+            trial_id = cell_spec(info, expand(coords, coupled)).trial_id
+        folder = tune_dir / "trials" / trial_id
+        lines = _read_jsonl(folder / "evals.jsonl")
+        if cell.scheduler == "pbt" and lines and lines[-1].get("coords"):
+            coords = lines[-1]["coords"]  # the config PBT left it with
+        values = [line["values"][key] for line in lines if _finite((line.get("values") or {}).get(key))]
+        last_step = int(lines[-1]["step"]) if lines else 0
+        on_disk = (read_status(folder) or {}).get("status")
+        if on_disk in ("finished", "diverged", "failed"):
+            status = on_disk
+        elif result.error is not None:
+            status = "failed"
+        else:
+            status = "finished" if last_step >= suite.train.iterations else "stopped"
         best = (min(values) if mode == "min" else max(values)) if values else None
         records.append({
             "method": cell.entry.name, "row": cell.row, "dataset": cell.dataset, "searcher": cell.searcher,
             "scheduler": cell.scheduler, "order": order, "trial_id": trial_id,
-            "coords": coords, "config": config,
+            "coords": coords, "config": expand(coords, coupled),
             "objective": values[-1] if values and status in ("finished", "stopped") else None,
             "best_objective": best, "metric": key, "mode": mode, "reference": settings.objective.reference,
-            "iterations": max(steps) if steps else 0, "status": status,
-            "elapsed_s": round(elapsed[-1], 3) if elapsed else None,
+            "iterations": last_step, "status": status,
+            "elapsed_s": round(float(lines[-1].get("elapsed_s", 0.0)), 3) if lines else None,
         })
-        if status == "stopped" and cell.scheduler != "pbt":
-            _close_stopped(tune_dir / "trials" / trial_id, trial_id, ctx, records[-1]["iterations"])
-    return sorted(records, key=lambda r: r["order"])
+        if status == "stopped" and on_disk != "stopped" and cell.scheduler != "pbt":
+            _close_stopped(folder, trial_id, ctx, last_step)
+    return records
 
 
-def _reported_rows(result) -> list[dict[str, Any]]:
-    df = result.metrics_dataframe
-    if df is None or df.empty:
-        return [result.metrics] if result.metrics else []
-    return df.to_dict("records")
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The evaluation lines of a trial folder's evals.jsonl (a half-written line is skipped)."""
+    from ganbench.tune.trainables import read_jsonl
+
+    return [line for line in read_jsonl(path) if isinstance(line, dict) and "step" in line]
 
 
 def _finite(x: Any) -> bool:

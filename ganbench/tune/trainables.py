@@ -44,7 +44,7 @@ def cell_spec(cell: dict[str, Any], config: dict[str, Any]) -> TrialSpec:
                      reference=cell["reference"], label=f"{cell['row']} [{cell['searcher']}]")
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     out = []
     if path.exists():
         for line in path.read_text().splitlines():
@@ -66,7 +66,7 @@ def search_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
     if record.get("skipped"):
         folder = trial_dir(ctx, spec)
         values: dict[str, Any] = {}
-        for line in _read_lines(folder / "evals.jsonl"):
+        for line in read_jsonl(folder / "evals.jsonl"):
             values = line.get("values", {})
             tune.report({"step": line["step"], "elapsed_s": line.get("elapsed_s", 0.0), **values})
         status = (read_status(folder) or {}).get("status")
@@ -146,7 +146,7 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
     if run is not None:
         run.finish(result.status)
     if result.status != "finished":
-        last = _read_lines(folder / "evals.jsonl")
+        last = read_jsonl(folder / "evals.jsonl")
         values = {k: v for k, v in (last[-1]["values"] if last else {}).items()
                   if isinstance(v, (int, float)) and math.isfinite(v)}
         tune.report({"status": result.status, **values})
