@@ -31,3 +31,25 @@ def write_suite(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def cleanfid_inceptionv3w(folder: Path, monkeypatch):
+    """clean-fid's own ``InceptionV3W`` on ganbench's ``default_1.pt`` (no download).
+
+    default_1.pt wraps the layer stack one level deeper (``net.layers``) than NVIDIA's file
+    (``layers``), which InceptionV3W expects, so its ``torch.jit.load`` is unwrapped.
+    """
+    import torch
+    from cleanfid import inception_torchscript
+
+    from ganbench.metrics.inception import inception_weights_path
+
+    (folder / "inception-2015-12-05.pt").symlink_to(inception_weights_path())
+    real_load = torch.jit.load
+
+    def load_unwrapped(path, *args, **kwargs):
+        module = real_load(path, *args, **kwargs)
+        return module.net if hasattr(module, "net") else module
+
+    monkeypatch.setattr(inception_torchscript.torch.jit, "load", load_unwrapped)
+    return inception_torchscript.InceptionV3W(str(folder), download=False).eval()

@@ -15,6 +15,7 @@ from ganbench.errors import AssetUnavailable
 from ganbench.metrics import inception, reference
 from ganbench.metrics.evaluate import compute_metrics
 from ganbench.metrics.inception import SHA1, InceptionExtractor, clean_resize, file_sha1, to_pixels
+from tests.conftest import cleanfid_inceptionv3w
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +56,12 @@ def test_pixels_are_uint8_values_and_grey_is_replicated(digits):
 
 def test_features_match_cleanfid_inceptionv3w(weights_path, digits, tmp_path, monkeypatch):
     """Our features equal clean-fid's own "clean" path (its resizer, its InceptionV3W) on the
-    same file. default_1.pt wraps the layer stack one level deeper (``net.layers``) than
-    NVIDIA's file (``layers``), which InceptionV3W expects, so its torch.jit.load is unwrapped."""
-    from cleanfid import inception_torchscript
+    same file."""
     from cleanfid.fid import get_model_features
 
     x, _ = digits
     ours = InceptionExtractor().extract(x, "cpu")["features"]
-
-    (tmp_path / "inception-2015-12-05.pt").symlink_to(weights_path)
-    real_load = torch.jit.load
-
-    def load_unwrapped(path, *args, **kwargs):
-        module = real_load(path, *args, **kwargs)
-        return module.net if hasattr(module, "net") else module
-
-    monkeypatch.setattr(inception_torchscript.torch.jit, "load", load_unwrapped)
-    model = inception_torchscript.InceptionV3W(str(tmp_path), download=False).eval()
+    model = cleanfid_inceptionv3w(tmp_path, monkeypatch)
     images = to_pixels(x)  # what clean-fid's ``gen`` is documented to return: 3×H×W in [0, 255]
     theirs = get_model_features(lambda z: images, model, mode="clean", z_dim=1, num_gen=len(x),
                                 batch_size=len(x), device=torch.device("cpu"), verbose=False)

@@ -25,10 +25,10 @@ import torch
 from PIL import Image
 
 from ganbench.data.base import load_dataset
-from ganbench.metrics import inception
 from ganbench.metrics.frechet import frechet_distance_from_features
 from ganbench.metrics.inception import InceptionExtractor, to_pixels
 from ganbench.metrics.kid import kid_from_features
+from tests.conftest import cleanfid_inceptionv3w
 
 N = 8
 
@@ -49,19 +49,10 @@ def ours(images):
 
 @pytest.fixture()
 def cleanfid_model(tmp_path, monkeypatch):
-    """clean-fid's InceptionV3W on default_1.pt (one module level unwrapped, see test_metrics_inception)."""
+    """clean-fid's InceptionV3W on default_1.pt (see tests/conftest.py)."""
     from cleanfid import fid as cfid
-    from cleanfid import inception_torchscript
 
-    (tmp_path / "inception-2015-12-05.pt").symlink_to(inception.inception_weights_path())
-    real_load = torch.jit.load
-
-    def load_unwrapped(path, *args, **kwargs):
-        module = real_load(path, *args, **kwargs)
-        return module.net if hasattr(module, "net") else module
-
-    monkeypatch.setattr(inception_torchscript.torch.jit, "load", load_unwrapped)
-    model = inception_torchscript.InceptionV3W(str(tmp_path), download=False).eval()
+    model = cleanfid_inceptionv3w(tmp_path, monkeypatch)
     if "disp" not in inspect.signature(scipy.linalg.sqrtm).parameters:  # SciPy >= 1.18 dropped it
         original = scipy.linalg.sqrtm
         monkeypatch.setattr(cfid.linalg, "sqrtm", lambda a, disp=True, **kw: (original(a, **kw), 0.0)
