@@ -24,6 +24,7 @@ from tests.conftest import write_suite
 def no_weights_anywhere(tmp_path, monkeypatch):
     """An empty torch hub folder, no env var, and a fresh network cache."""
     monkeypatch.delenv(inception_is.ENV, raising=False)
+    monkeypatch.setenv("GANBENCH_OFFLINE", "1")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(inception_is, "_networks", {})
 
@@ -42,6 +43,23 @@ def test_unavailable_weights_fail_at_prepare_with_one_line():
     # compute without prepare refuses as well: never random weights
     with pytest.raises(AssetUnavailable):
         metric.compute(torch.zeros(2, 1, 28, 28), _ctx())
+
+
+def test_online_the_usual_download_is_tried_once_and_its_failure_is_one_line(monkeypatch):
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    monkeypatch.delenv("GANBENCH_OFFLINE")
+    tried = []
+
+    def no_network(url, dst, *args, **kwargs):
+        tried.append((url, dst))
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(AssetUnavailable) as err:
+        METRICS.get("is")().prepare(_ctx())
+    assert tried == [(URL_INCEPTION_V3, str(inception_is.hub_weights_path()))]
+    assert "\n" not in str(err.value) and "cannot be downloaded here" in str(err.value)
 
 
 def test_env_path_must_be_a_fitting_file(tmp_path, monkeypatch):

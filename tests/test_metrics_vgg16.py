@@ -44,6 +44,23 @@ def test_unavailable_weights_fail_at_prepare_with_one_line(monkeypatch):
         metric.compute(torch.zeros(6, 1, 28, 28), _ctx())
 
 
+def test_online_the_usual_download_is_tried_and_its_failure_is_one_line(monkeypatch):
+    from torchvision.models import VGG16_Weights
+
+    monkeypatch.delenv("GANBENCH_OFFLINE")
+    tried = []
+
+    def no_network(url, dst, *args, **kwargs):
+        tried.append((url, dst))
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(AssetUnavailable) as err:
+        prdc_vgg16.load_vgg16()
+    assert tried == [(VGG16_Weights.IMAGENET1K_V1.url, str(prdc_vgg16.hub_weights_path()))]
+    assert "\n" not in str(err.value) and "cannot be downloaded here" in str(err.value)
+
+
 def test_env_path_must_be_a_fitting_file(tmp_path, monkeypatch):
     monkeypatch.setenv(prdc_vgg16.ENV, str(tmp_path / "missing.pth"))
     with pytest.raises(AssetUnavailable, match="is not a file"):

@@ -10,12 +10,13 @@ bilinear interpolation, and ``torch_fidelity.metric_isc.isc_features_to_metric``
 with rng_seed 2020, then 10 consecutive splits).
 
 The weights (``weights-inception-2015-12-05-6726825d.pth``, torch-fidelity's conversion of the
-TF graph) are *not* in any wheel ganbench can fetch, and ganbench never downloads them. They are
-looked up, in this order:
+TF graph) are not in any wheel ganbench can fetch. They are looked up, in this order:
 
 1. ``$GANBENCH_INCEPTION_IS_WEIGHTS``: a path to that file;
 2. the torch hub cache, ``torch.hub.get_dir()/checkpoints/weights-inception-2015-12-05-6726825d.pth``
-   (where torch-fidelity puts it on a machine with internet).
+   (where torch-fidelity puts it on a machine with internet);
+3. unless ``GANBENCH_OFFLINE`` is set, torch-fidelity's own download into that cache (its
+   ``URL_INCEPTION_V3``), done once in the driver by :meth:`InceptionIS.prepare`.
 
 The file is read with ``weights_only=True`` and must fill every parameter and buffer of the
 network exactly (same names, same shapes, fc 1008×2048); otherwise, or when no file is found,
@@ -61,13 +62,27 @@ def is_weights_path() -> Path:
             raise AssetUnavailable(f"metric 'is' unavailable: {ENV}={env} is not a file")
         return path
     path = hub_weights_path()
-    if path.is_file():
+    if path.is_file() or _download(path):
         return path
     raise AssetUnavailable(
         f"metric 'is' unavailable: torch-fidelity's Inception weights ({WEIGHTS_FILE}) are not in "
-        f"the torch hub cache ({path.parent}) and {ENV} is not set; fetch {WEIGHTS_SOURCE} on a "
-        f"machine with internet and point {ENV} at it, or use 'cis' on MNIST"
+        f"the torch hub cache ({path.parent}), cannot be downloaded here and {ENV} is not set; fetch "
+        f"{WEIGHTS_SOURCE} on a machine with internet and point {ENV} at it, or use 'cis' on MNIST"
     )
+
+
+def _download(path: Path) -> bool:
+    """torch-fidelity's usual download of its weights; False where it cannot (offline)."""
+    if os.environ.get("GANBENCH_OFFLINE"):
+        return False
+    try:
+        from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(path), progress=False)
+    except Exception:  # no network here: the caller says what to do instead
+        return False
+    return path.is_file()
 
 
 _networks: dict[tuple[str, str], torch.nn.Module] = {}
@@ -154,7 +169,7 @@ class TorchFidelityInceptionLogits(Extractor):
 
 @METRICS.register("is")
 class InceptionIS(Metric):
-    """IS on the TF-Inception 1008 logits through torch-fidelity (weights never downloaded)."""
+    """IS on the TF-Inception 1008 logits through torch-fidelity (never random weights)."""
 
     name = "is"
     outputs = {"is": HIGHER}
