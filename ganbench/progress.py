@@ -16,17 +16,29 @@ class RichProgress:
         self.console = console
         self.rows: dict[str, dict[str, Any]] = {}
         self.stage = ""
+        self.started = False
         self.live = Live(self._render(), console=console, refresh_per_second=1, transient=False)
 
     def __enter__(self):
-        self.live.__enter__()
+        # the live table starts with the first event: an error before any (a bad suite)
+        # stays a single line on stderr
+        self.started = False
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if not self.started:
+            return None
+        from ganbench.errors import GanbenchError
+
+        if exc_type is not None and issubclass(exc_type, GanbenchError):
+            self.live.transient = True  # the user's mistake is shown as one line, alone
         self.live.update(self._render())
-        return self.live.__exit__(*exc)
+        return self.live.__exit__(exc_type, exc, tb)
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if not self.started:
+            self.live.__enter__()
+            self.started = True
         if event == "prepare":
             self.stage = f"preparing {info['what']}"
         else:

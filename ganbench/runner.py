@@ -8,13 +8,15 @@ suite run and a child run per trial.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganbench.data.base import get_dataset, load_dataset
-from ganbench.dispatch import ProgressFn, cluster_resources_for, ensure_ray, run_local, run_ray
-from ganbench.errors import GanbenchError
+from ganbench.dispatch import (ProgressFn, cluster_resources_for, ensure_ray, resolve_resources, run_local,
+                               run_ray)
+from ganbench.errors import AssetUnavailable, GanbenchError
 from ganbench.metrics.base import EvalContext
 from ganbench.paths import atomic_write_text
 from ganbench.registry import METRICS
@@ -82,6 +84,8 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
     try:
         if not local:
             per_trial = cluster_resources_for(suite.resources, source)
+        else:
+            resolve_resources(suite.resources, _this_machine(), source)
         sweep = None
         if suite.tune is not None:
             if local:
@@ -109,6 +113,13 @@ def _search(suite, source, suite_dir, results_root, tracking_uri, per_trial, pro
     return run_sweep(suite, source, suite_dir, uri, experiment_id, per_trial, progress)
 
 
+def _this_machine() -> dict[str, float]:
+    """What ``--local`` trials can use: this machine's CPUs and GPUs."""
+    import torch
+
+    return {"CPU": float(os.cpu_count() or 1), "GPU": float(torch.cuda.device_count())}
+
+
 def _shutdown_ray(started: bool) -> None:
     if started:
         import ray
@@ -125,7 +136,10 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
     atomic_write_text(suite_dir / "suite.json", json.dumps(
         {"name": suite.name, "source": source, "quick": quick, "suite": suite.model_dump(),
          "trials": [s.trial_id for s in specs]}, indent=2))
-    prepare_assets(suite, progress)
+    try:
+        prepare_assets(suite, progress)
+    except AssetUnavailable as err:  # name the suite file and the key that asked for it
+        raise AssetUnavailable(f"{source}: {err}") from None
 
     uri = tracking_uri or default_tracking_uri(results_root)
     experiment_id = ensure_experiment(uri, suite.name, results_root / "mlartifacts")
