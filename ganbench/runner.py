@@ -59,6 +59,10 @@ def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
 
 
 def _check_results_folder(suite_dir: Path, suite: Suite, source: str) -> None:
+    inner = suite_dir.parent / "suite.json"
+    if inner.exists():  # --results names one suite's folder instead of the folder of all results
+        raise GanbenchError(f"--results {suite_dir.parent}: is itself the results folder of a suite "
+                            f"({inner} exists); pass its parent folder instead")
     marker = suite_dir / "suite.json"
     if marker.exists():
         try:
