@@ -156,12 +156,18 @@ def _report_extras(suite_dir: Path) -> dict:
 @app.command()
 def ui(results: Path = typer.Option(Path("results"), "--results", help="Results folder holding mlflow.db"),
        port: int = typer.Option(5000, "--port"),
-       host: str = typer.Option("127.0.0.1", "--host")):
-    """Start the MLflow UI on this store; Ctrl-C stops it and everything it started."""
+       host: str = typer.Option("127.0.0.1", "--host"),
+       create: bool = typer.Option(False, "--create",
+                                   help="Start even without a store yet (the tracking server of a cluster run)")):
+    """Start the MLflow UI on this store; Ctrl-C stops it and everything it started.
+
+    On a Ray head node, ``--host 0.0.0.0 --create`` makes it the tracking server that
+    ``ganbench run --tracking-uri http://<head>:<port>`` logs to from every node.
+    """
     from ganbench.ui import serve
 
     try:
-        serve(results, host, port)
+        serve(results, host, port, create)
     except GanbenchError as err:
         _fail(err)
 
