@@ -102,8 +102,8 @@ def run(suite: Path = typer.Argument(..., help="Suite YAML file"),
     tables = outcome.suite_dir / "tables.md"
     if tables.exists():
         out.print(tables.read_text(), markup=False, highlight=False, soft_wrap=True)
-    out.print(f"results: {outcome.suite_dir}\nMLflow:  {outcome.tracking_uri} (ganbench ui --results {results})",
-              highlight=False)
+    hint = "" if tracking_uri else f" (ganbench ui --results {results})"
+    out.print(f"results: {outcome.suite_dir}\nMLflow:  {outcome.tracking_uri}{hint}", highlight=False)
 
 
 @app.command()
