@@ -318,3 +318,17 @@ def test_importances_fall_back_to_ped_anova_without_scikit_learn(tmp_path, monke
     assert set(table["evaluator"]) == {"ped-anova (scikit-learn not installed)"}
     scores = dict(zip(table["parameter"], table["importance"]))
     assert scores["lr"] > 0.6 and scores["lr"] > 5 * scores["noise"]
+
+
+def test_best_yaml_flags_a_best_that_sweep_json_names_differently(tmp_path):
+    from ganbench.tune.best_config import best_records, render_best_yaml
+
+    records = read_records_from(tmp_path, _records(n_per_searcher=4))
+    best = best_records(records, "min")
+    tpe = best[best["searcher"] == "tpe"].iloc[0]
+    sweep = _sweep(budget=4)
+    sweep["best"] = {"gngan": {"ring8": {"tpe": {"trial_id": "elsewhere01", "objective": 9.0},
+                                         "random": {"trial_id": best[best["searcher"] == "random"].iloc[0]["trial_id"]}}}}
+    text = render_best_yaml(best, sweep)
+    assert text.count("sweep.json names trial") == 1 and "trial elsewhere01 (kl = 9.0)" in text
+    assert f"gngan / tpe: kl = {float(tpe['objective']):.6g} (trial {tpe['trial_id']}" in text
