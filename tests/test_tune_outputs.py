@@ -327,8 +327,9 @@ def test_best_yaml_flags_a_best_that_sweep_json_names_differently(tmp_path):
     best = best_records(records, "min")
     tpe = best[best["searcher"] == "tpe"].iloc[0]
     sweep = _sweep(budget=4)
+    random_id = best[best["searcher"] == "random"].iloc[0]["trial_id"]
     sweep["best"] = {"gngan": {"ring8": {"tpe": {"trial_id": "elsewhere01", "objective": 9.0},
-                                         "random": {"trial_id": best[best["searcher"] == "random"].iloc[0]["trial_id"]}}}}
+                                         "random": {"trial_id": random_id}}}}
     text = render_best_yaml(best, sweep)
     assert text.count("sweep.json names trial") == 1 and "trial elsewhere01 (kl = 9.0)" in text
     assert f"gngan / tpe: kl = {float(tpe['objective']):.6g} (trial {tpe['trial_id']}" in text
