@@ -266,5 +266,5 @@ def _truncate_evals(path: Path, up_to_step: int) -> None:
 def env_for_workers() -> dict[str, str]:
     """Environment variables a worker needs to see the same cache and settings."""
     keys = ("GANBENCH_CACHE", "GANBENCH_OFFLINE", "GANBENCH_INCEPTION_PATH", "GANBENCH_MNIST_WHEEL_DIR",
-            "GANBENCH_INCEPTION_WHEEL_DIR", "GANBENCH_INCEPTION_IS_WEIGHTS", "TORCH_HOME")
+            "GANBENCH_INCEPTION_WHEEL_DIR", "GANBENCH_INCEPTION_IS_WEIGHTS", "GANBENCH_VGG16_WEIGHTS", "TORCH_HOME")
     return {k: os.environ[k] for k in keys if k in os.environ}
