@@ -118,7 +118,7 @@ def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder,
     if (suite_dir / "tune" / "trials.jsonl").exists():
         from ganbench.tune.outputs import write_tune_outputs
 
-        paths.update({f"tune/{k}": v for k, v in write_tune_outputs(suite_dir).items()})
+        paths.update(write_tune_outputs(suite_dir))
     for name, path in paths.items():
         out.print(f"{name}: {path}", highlight=False)
 

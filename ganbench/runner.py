@@ -101,7 +101,7 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
         if sweep is not None:
             from ganbench.tune.outputs import write_tune_outputs
 
-            outcome.report.update({f"tune/{k}": v for k, v in write_tune_outputs(suite_dir).items()})
+            outcome.report.update(write_tune_outputs(suite_dir))
         return outcome
     finally:
         _shutdown_ray(ray_started)
