@@ -52,7 +52,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=num_cpus, **kwargs)
+            # "local": always a new instance owned by ganbench; without it ray.init joins the
+            # cluster named in /tmp/ray/ray_current_cluster (left by any `ray start`, even a dead one)
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
     except ConnectionError as exc:
         raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
     return True
