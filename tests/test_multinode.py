@@ -8,8 +8,10 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.request
@@ -80,6 +82,14 @@ class _Processes:
             psutil.wait_procs(family, timeout=10)
 
 
+def _default_address_file() -> str | None:
+    """The cluster address a plain ``ray.init()`` on this machine would join, if any."""
+    from ray._common.utils import get_ray_address_file
+
+    path = Path(get_ray_address_file(None))
+    return path.read_text() if path.exists() else None
+
+
 def _alive_nodes(gcs: str) -> int:
     from ray._raylet import GcsClient
 
@@ -114,10 +124,14 @@ def test_suite_across_two_ray_nodes_with_a_tracking_server(tmp_path):
     ray_port, mlflow_port = _free_port(), _free_port()
     gcs, tracking = f"127.0.0.1:{ray_port}", f"http://127.0.0.1:{mlflow_port}"
     head_results = tmp_path / "head_results"
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gbray", dir="/tmp"))  # short: Ray's socket paths have a length limit
+    marker_before = _default_address_file()
     try:
+        # a temp dir of its own: `ray start --head` records its address in <temp dir>/ray_current_cluster,
+        # and a plain ray.init() elsewhere on this machine must not find this short-lived cluster there
         procs.spawn("head", [RAY, "start", "--head", "--port", str(ray_port), "--num-cpus", "1", "--num-gpus", "0",
                              "--node-ip-address", "127.0.0.1", "--include-dashboard", "false",
-                             "--disable-usage-stats", "--block"])
+                             "--disable-usage-stats", "--temp-dir", str(ray_tmp), "--block"])
         procs.spawn("mlflow", [sys.executable, "-m", "ganbench", "ui", "--results", str(head_results),
                                "--port", str(mlflow_port), "--create"])
         _wait("Ray head", lambda: _alive_nodes(gcs) == 1, 120, logs)
@@ -157,3 +171,5 @@ def test_suite_across_two_ray_nodes_with_a_tracking_server(tmp_path):
         assert len(list((head_results / "mlartifacts").rglob("checkpoint.pt"))) == 2
     finally:
         procs.stop_all()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert _default_address_file() == marker_before  # this machine's other Ray users are not redirected

@@ -85,8 +85,14 @@ def _wait_for_kill_window(proc: subprocess.Popen, trials: Path, log: Path, timeo
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the driver's process group, like a killed job, then any Ray process that escaped it."""
-    family = psutil.Process(proc.pid).children(recursive=True)
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the run had already ended
+        pass
     proc.wait(30)
     for child in family:  # Ray daemons may run in sessions of their own
         try:
