@@ -1,4 +1,6 @@
-"""A tiny sweep on ring8 through Ray Tune: every searcher and scheduler, outputs, MLflow runs."""
+"""A tiny sweep on ring8 through Ray Tune: every searcher and scheduler, outputs, MLflow runs.
+
+(Running a sweep again without re-running anything is tests/test_tune_resume.py's.)"""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ SWEEP = textwrap.dedent("""\
     methods: [{name: gan, params: {lr_g: 1.0e-3, lr_d: 1.0e-3}}]
     params: {width: 16, d_norm: none}
     seeds: [0, 1]
-    train: {iterations: 40, batch_size: 64, eval_every: 10}
+    train: {iterations: 30, batch_size: 64, eval_every: 10}
     eval: {metrics: [modes], num_samples: 300, reference: test}
     resources: {cpus_per_trial: 1, gpus_per_trial: 0}
     tune:
@@ -56,9 +58,9 @@ def test_tiny_sweep_every_searcher_and_scheduler(tmp_path, ray_session):
         assert r["status"] in ("finished", "stopped") and r["metric"] == "modes_kl" and r["reference"] == "train"
         assert r["config"]["lr_g"] == r["coords"]["lr"]  # the coupled group, expanded
         assert abs(r["config"]["lr_d"] / r["coords"]["lr"] - 2.718281828 ** r["coords"]["log_ratio_d"]) < 1e-9
-        assert 0.0 <= r["objective"] <= 2.08 and r["iterations"] in (10, 20, 30, 40)
+        assert 0.0 <= r["objective"] <= 2.08 and r["iterations"] in (10, 20, 30)
         if r["status"] == "finished":
-            assert r["iterations"] == 40
+            assert r["iterations"] == 30
     assert all(r["status"] == "finished" for r in records if r["scheduler"] in ("fifo", "pbt"))
     coordinate = [r for r in records if r["searcher"] == "coordinate"]
     assert coordinate[0]["config"] == {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5}  # the defaults first
@@ -105,12 +107,3 @@ def test_tiny_sweep_every_searcher_and_scheduler(tmp_path, ray_session):
     for run in sweep_children:
         assert run.info.status == ("KILLED" if run.data.tags["ganbench.trial_id"] in stopped else "FINISHED")
     assert len(_runs(client, outcome.parent_run_id)) == len(outcome.specs) == 10
-
-    # run again: nothing is searched or trained twice, no duplicate MLflow runs
-    before = {p: p.stat().st_mtime_ns for p in (tune_dir / "trials").glob("*/status.json")}
-    again = run_suite(path, results_root=results)
-    assert {p: p.stat().st_mtime_ns for p in (tune_dir / "trials").glob("*/status.json")} == before
-    assert (tune_dir / "trials.jsonl").read_text().count("\n") == len(records)
-    assert len(_runs(client, state["parent_run_id"])) == len(records)
-    assert len(_runs(client, again.parent_run_id)) == 0  # re-runs found finished
-    assert [s.trial_id for s in again.specs] == [s.trial_id for s in outcome.specs]
