@@ -15,7 +15,8 @@ coordinates, linear otherwise; edges span the search range, widened to the obser
 all searchers of that row x dataset pooled. Over it every trial is drawn as a point at its
 exact coordinates (mapped into the heatmap's cell units, log-scaled where the bins are):
 circles for trials with a finite objective, red crosses for failed or diverged ones, which
-are left out of the cell means. Cells without a trial stay blank.
+are left out of the cell means. Cells without a trial stay blank. All panels of a figure
+share one colour scale (the range of the trials' objectives), so they can be compared.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def _label(value: float) -> str:
     return f"{value:.2g}" if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e3) else f"{value:.3g}"
 
 
-def _panel(ax, trials: pd.DataFrame, x: str, y: str, kinds: dict, metric: str, mode: str) -> None:
+def _panel(ax, trials: pd.DataFrame, x: str, y: str, kinds: dict, metric: str, mode: str,
+           scale: tuple[float, float] | None = None) -> None:
     n_bins = int(min(MAX_BINS, max(2, math.ceil(math.sqrt(len(trials))))))
     xs = trials[x].to_numpy(dtype=float)
     ys = trials[y].to_numpy(dtype=float)
@@ -114,8 +116,9 @@ def _panel(ax, trials: pd.DataFrame, x: str, y: str, kinds: dict, metric: str, m
     grid = bin_means(x_pos, y_pos, value, n_bins, n_bins)
     cmap = "viridis_r" if mode == "min" else "viridis"  # bright = good in both modes
     if np.isfinite(grid).any():
+        vmin, vmax = scale if scale is not None else (None, None)
         sns.heatmap(grid, ax=ax, cmap=cmap, mask=np.isnan(grid), cbar_kws={"label": f"mean {metric}"},
-                    linewidths=0.3, linecolor="white", square=False)
+                    vmin=vmin, vmax=vmax, linewidths=0.3, linecolor="white", square=False)
     else:
         ax.text(n_bins / 2, n_bins / 2, "no finite objective", ha="center", va="center", fontsize=8)
     ax.scatter(x_pos[ok], y_pos[ok], s=14, facecolors="white", edgecolors="black", linewidths=0.6, zorder=3,
@@ -158,6 +161,9 @@ def plot_heatmaps(
             continue
         fig = Figure(figsize=(4.4 * min(3, len(pairs)), 3.8 * math.ceil(len(pairs) / 3)), layout="constrained")
         axes = np.atleast_1d(fig.subplots(math.ceil(len(pairs) / 3), min(3, len(pairs)), squeeze=False).ravel())
+        finite = part["value"].to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite)]
+        scale = (float(finite.min()), float(finite.max())) if len(finite) else None  # one scale for all panels
         for ax, (x, y) in zip(axes, pairs):
             trials = pd.DataFrame({x: pd.to_numeric(coords[x], errors="coerce"),
                                    y: pd.to_numeric(coords[y], errors="coerce"),
@@ -166,7 +172,7 @@ def plot_heatmaps(
             if trials.empty:
                 ax.set_axis_off()
                 continue
-            _panel(ax, trials, x, y, kinds, metric, mode)
+            _panel(ax, trials, x, y, kinds, metric, mode, scale)
         for ax in axes[len(pairs):]:
             ax.set_axis_off()
         best = "lower" if mode == "min" else "higher"
