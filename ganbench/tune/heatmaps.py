@@ -15,7 +15,8 @@ coordinates, linear otherwise; edges span the search range, widened to the obser
 all searchers of that row x dataset pooled. Over it every trial is drawn as a point at its
 exact coordinates (mapped into the heatmap's cell units, log-scaled where the bins are):
 circles for trials with a finite objective, red crosses for failed or diverged ones, which
-are left out of the cell means. Cells without a trial stay blank. All panels of a figure
+are left out of the cell means. A trial stopped early by ASHA enters with the objective it
+had when it was stopped (what the scheduler judged it by). Cells without a trial stay blank. All panels of a figure
 share one colour scale (the range of the trials' objectives), so they can be compared.
 """
 
