@@ -5,7 +5,11 @@ machine, or on a node of a Ray cluster; nothing in it knows which, except that i
 Ray Tune session it also reports each evaluation to Tune.
 Outputs, under ``<suite_dir>/trials/<trial_id>/``: ``spec.json``, ``evals.jsonl`` (one line
 per evaluation), ``status.json``, ``checkpoint.pt``, ``samples.png`` (and ``samples.npy``
-for point data); the same numbers go to the trial's MLflow child run.
+for point data); the same numbers go to the trial's MLflow child run. ``status.json`` holds
+``status`` (running, finished, diverged, failed, oom), ``error``, ``last_step``, ``attempt``,
+``notes`` (retries, a corrupt checkpoint set aside), ``host`` and, under Ray, ``node_id``.
+Every file is written through a temporary file and a rename, except ``evals.jsonl``, which
+is appended to and cut back to the checkpoint's step (half-written line included) on resume.
 """
 
 from __future__ import annotations
@@ -130,6 +134,8 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
     previous = read_status(folder)
     if previous and previous.get("status") in DONE_STATUSES:
         return {"trial_id": spec.trial_id, **previous, "skipped": True}
+    for stale in folder.glob(".*.tmp*"):  # temporary files of a writer that was killed mid-write
+        stale.unlink(missing_ok=True)
     atomic_write_text(folder / "spec.json",
                       json.dumps({"trial_id": spec.trial_id, "suite": ctx.suite_name, **spec.to_dict()}, indent=2))
     torch.set_num_threads(max(1, ctx.threads))

@@ -144,7 +144,8 @@ def test_sigkill_mid_suite_then_resume(tmp_path):
     # a kill in the middle of a write: a half-written eval line and an orphaned temporary file
     with open(trials / interrupted_id / "evals.jsonl", "a") as fh:
         fh.write('{"step": 350, "elapsed_s": 9.9, "values": {"modes_cov')
-    (trials / interrupted_id / f".status.json.tmp{proc.pid}").write_text('{"status": "fini')
+    orphan = trials / interrupted_id / f".status.json.tmp{proc.pid}"
+    orphan.write_text('{"status": "fini')
 
     again = subprocess.run(_command(suite, results), cwd=REPO, env=_env(), capture_output=True, text=True,
                            timeout=400)
@@ -165,6 +166,7 @@ def test_sigkill_mid_suite_then_resume(tmp_path):
     resumed = _evals(trials / interrupted_id / "evals.jsonl")
     assert [e["step"] for e in resumed] == STEPS
     _assert_same_curve(resumed, straight)
+    assert not orphan.exists()
     assert all(read_status(trials / s.trial_id)["status"] == "finished" for s in specs)
 
     # the report is complete
