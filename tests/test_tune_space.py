@@ -140,3 +140,21 @@ def test_quick_overrides_the_budget(tmp_path):
     quick = load_suite(path, quick=True).tune
     assert quick.budget == 2 and [s.name for s in quick.searchers] == ["tpe", "random", "pbt"]
     assert [quick.scheduler_of(s) for s in quick.searchers] == ["fifo", "asha", "pbt"]
+
+
+def test_tpe_searcher_survives_a_trial_that_failed_before_its_first_evaluation():
+    from ganbench.tune.searchers import make_searcher
+
+    space = {"lr": {"loguniform": [1e-4, 1e-2]}, "beta1": {"uniform": [0.0, 0.9]}}
+    tpe = make_searcher("tpe", space, {"lr": 1e-3, "beta1": 0.5}, 4, "modes_kl", "min", seed=0)
+    first = tpe.suggest("t0")
+    assert set(first) == {"lr", "beta1"} and 1e-4 <= first["lr"] <= 1e-2
+    tpe.on_trial_result("t0", {"status": "failed", "training_iteration": 1})  # no objective: skipped, not a KeyError
+    tpe.on_trial_complete("t0", {"status": "failed"})
+    tpe.suggest("t1")
+    tpe.on_trial_result("t1", {"step": 10, "modes_kl": 1.5, "training_iteration": 1})
+    tpe.on_trial_complete("t1", {"step": 10, "modes_kl": 1.5})
+    states = [t.state.name for t in tpe._ot_study.trials]
+    assert states == ["PRUNED", "COMPLETE"]
+    again = make_searcher("tpe", space, {}, 4, "modes_kl", "min", seed=0).suggest("t0")
+    assert again == first  # seeded: a restarted sweep proposes the same first point

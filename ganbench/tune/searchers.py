@@ -18,8 +18,22 @@ import pickle
 from typing import Any
 
 from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
 
 from ganbench.tune.space import coordinate_grid
+
+
+class TolerantOptunaSearch(OptunaSearch):
+    """OptunaSearch that skips intermediate results without the objective.
+
+    A trial that fails or diverges before its first evaluation reports only its status;
+    OptunaSearch would raise ``KeyError`` on it and end the whole sweep. Its completion is
+    still told to Optuna (as pruned or failed) by ``on_trial_complete``.
+    """
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if self.metric in result:
+            super().on_trial_result(trial_id, result)
 
 
 class CoordinateSearcher(Searcher):
@@ -116,10 +130,9 @@ def make_searcher(name: str, space: dict[str, Any], start: dict[str, Any], budge
         return CoordinateSearcher(space, start, budget, metric, mode)
     if name == "tpe":
         import optuna
-        from ray.tune.search.optuna import OptunaSearch
 
         sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
-        return OptunaSearch(space=optuna_distributions(space), metric=metric, mode=mode, sampler=sampler,
+        return TolerantOptunaSearch(space=optuna_distributions(space), metric=metric, mode=mode, sampler=sampler,
                             seed=seed)
     from ray.tune.search import BasicVariantGenerator
 
