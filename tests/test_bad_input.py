@@ -13,12 +13,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ganbench.cli import app
 from ganbench.suite import load_suite
 from ganbench.trial import TrialContext, read_status, train_trial
 from tests.conftest import REPO, write_suite
+from tests.test_suite_fuzz import BASE, _mutate, paths, values
 
 runner = CliRunner()
 
@@ -149,3 +153,27 @@ def test_every_torch_load_is_weights_only():
                 weights_only = [k for k in node.keywords if k.arg == "weights_only"]
                 assert weights_only and ast.unparse(weights_only[0].value) == "True", f"{path}:{node.lineno}"
     assert len(calls) >= 3  # checkpoints, the MNIST cache, classifier weights
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(mutations=st.lists(st.tuples(paths, values), min_size=1, max_size=3),
+       garble=st.one_of(st.none(), st.binary(max_size=40)), quick=st.booleans())
+def test_validate_cli_on_malformed_suites_never_shows_a_traceback(tmp_path, mutations, garble, quick):
+    """``ganbench validate`` end to end (file reading, YAML, schema, the CLI's error path)."""
+    doc = json.loads(json.dumps(BASE))
+    for path, value in mutations:
+        doc = _mutate(doc, path, value)
+    text = yaml.safe_dump(doc).encode()
+    if garble is not None:  # bytes spliced in: broken YAML, bad UTF-8, NUL characters
+        text = text[: len(text) // 2] + garble + text[len(text) // 2:]
+    suite = tmp_path / "fuzz.yaml"
+    suite.write_bytes(text)
+    result = runner.invoke(app, ["validate", str(suite), *(["--quick"] if quick else [])])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code in (0, 2) and "Traceback" not in result.output, result.output
+    if result.exit_code == 2:
+        lines = [line for line in result.output.strip().splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith(f"error: {suite}"), result.output
+    else:
+        assert ": ok (" in result.output
