@@ -8,13 +8,15 @@ per evaluation), ``status.json``, ``checkpoint.pt``, ``samples.png`` (and ``samp
 for point data); the same numbers go to the trial's MLflow child run. ``status.json`` holds
 ``status`` (running, finished, diverged, failed, oom), ``error``, ``last_step``, ``attempt``,
 ``notes`` (retries, a corrupt checkpoint set aside), ``host`` and, under Ray, ``node_id``.
-Every file is written through a temporary file and a rename, except ``evals.jsonl``, which
+Every file is written through a temporary file and a rename (the conditional sample figures
+of :mod:`ganbench.metrics.cgml_plots` aside), except ``evals.jsonl``, which
 is appended to and cut back to the checkpoint's step (half-written line included) on resume.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -30,7 +32,7 @@ import torch
 from ganbench.data.base import get_dataset, load_dataset
 from ganbench.errors import GanbenchError
 from ganbench.faults import ENV_VAR as FAULT_ENV, fault_for, inject, parse_plan
-from ganbench.paths import atomic_write_text
+from ganbench.paths import atomic_write_bytes, atomic_write_text
 from ganbench.registry import METHODS
 from ganbench.spec import TrialSpec
 from ganbench.tracking import TrialRun, protocol_params
@@ -98,12 +100,14 @@ def _where() -> dict[str, Any]:
 
 
 def _save_samples(folder: Path, samples: torch.Tensor, kind: str) -> list[Path]:
-    """A sample grid PNG (images) or a scatter PNG plus ``samples.npy`` (points)."""
+    """A sample grid PNG (images) or a scatter PNG plus ``samples.npy`` (points), written atomically."""
     png = folder / "samples.png"
+    buf = io.BytesIO()
     if kind == "image":
         from torchvision.utils import save_image
 
-        save_image(samples[:64].float().cpu(), png, nrow=8, normalize=True, value_range=(-1, 1))
+        save_image(samples[:64].float().cpu(), buf, format="png", nrow=8, normalize=True, value_range=(-1, 1))
+        atomic_write_bytes(png, buf.getvalue())
         return [png]
     import matplotlib
 
@@ -111,12 +115,15 @@ def _save_samples(folder: Path, samples: torch.Tensor, kind: str) -> list[Path]:
     import matplotlib.pyplot as plt
 
     points = samples.float().cpu().numpy()
-    np.save(folder / "samples.npy", points.astype(np.float32))
+    npy = io.BytesIO()
+    np.save(npy, points.astype(np.float32))
+    atomic_write_bytes(folder / "samples.npy", npy.getvalue())
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
     ax.set_aspect("equal")
-    fig.savefig(png, dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
+    atomic_write_bytes(png, buf.getvalue())
     return [png, folder / "samples.npy"]
 
 
