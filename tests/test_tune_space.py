@@ -117,6 +117,8 @@ BASE = textwrap.dedent("""\
     ("{name: random, scheduler: asha}", "{name: random, scheduler: pbt}", "tune.searchers[1].scheduler: pbt rewrites"),
     ("[-1, 1]", "[1, -1]", "tune.space.gngan.log_ratio_d.uniform: expected low < high"),
     ("budget: 4", "budget: many", "tune.budget: expected an integer, got 'many'"),
+    ("lr_g: 0.0", "lr_g: 1000.0", "tune.coupled.gngan.targets.lr_g: expected a log-ratio within ±20, got 1000.0"),
+    ("[-1, 1]", "[0, 1.0e+6]", "tune.space.gngan.log_ratio_d.uniform: expected a log-ratio within ±20"),
 ])
 def test_tune_block_errors_are_one_line_with_the_key(tmp_path, old, new, message):
     assert old in BASE

@@ -27,6 +27,8 @@ import random
 from typing import Any
 
 KINDS = ("loguniform", "uniform", "int", "choice")
+#: a coupled target is at most e^20 (~5e8) times its base: beyond that it is a typo, not a ratio
+MAX_LOG_RATIO = 20.0
 
 
 class SpaceError(ValueError):
@@ -86,12 +88,18 @@ def check_coupled(coupled: Any, space: dict[str, Any], path: str) -> None:
         raise SpaceError(f"{path}.targets", f"expected a non-empty mapping of parameters, got {targets!r}")
     for target, ratio in targets.items():
         if _is_number(ratio):
+            if abs(ratio) > MAX_LOG_RATIO:
+                raise SpaceError(f"{path}.targets.{target}", f"expected a log-ratio within ±{MAX_LOG_RATIO:g}, got {ratio!r}")
             continue
         if not isinstance(ratio, str) or ratio not in space:
             raise SpaceError(f"{path}.targets.{target}",
                              f"expected a number or a coordinate of the space, got {ratio!r}")
-        if next(iter(space[ratio])) not in ("uniform", "loguniform"):
+        kind, bounds = next(iter(space[ratio].items()))
+        if kind not in ("uniform", "loguniform"):
             raise SpaceError(f"{path}.targets.{target}", f"log-ratio {ratio!r} must be uniform or loguniform")
+        if max(abs(b) for b in bounds) > MAX_LOG_RATIO:
+            raise SpaceError(f"tune.space.{path.split('.')[-1]}.{ratio}.{kind}",
+                             f"expected a log-ratio within ±{MAX_LOG_RATIO:g}, got {bounds!r}")
 
 
 def coupling_coordinates(coupled: dict[str, Any] | None) -> set[str]:
