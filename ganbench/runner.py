@@ -101,7 +101,10 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
         if sweep is not None:
             from ganbench.tune.outputs import write_tune_outputs
 
+            from ganbench.tune.sweep import log_sweep_artifacts
+
             outcome.report.update(write_tune_outputs(suite_dir))
+            log_sweep_artifacts(suite_dir)
         return outcome
     finally:
         _shutdown_ray(ray_started)

@@ -102,6 +102,8 @@ def test_tiny_sweep_every_searcher_and_scheduler(tmp_path, ray_session):
     state = json.loads((tune_dir / "state.json").read_text())
     sweep_children = _runs(client, state["parent_run_id"])
     assert client.get_run(state["parent_run_id"]).info.status == "FINISHED"
+    logged = {a.path for a in client.list_artifacts(state["parent_run_id"], "tune")}
+    assert {"tune/trials.jsonl", "tune/sweep.json", "tune/best.yaml", "tune/plots"} <= logged
     assert sorted(r.data.tags["ganbench.trial_id"] for r in sweep_children) == sorted(r["trial_id"] for r in records)
     stopped = {r["trial_id"] for r in records if r["status"] == "stopped"}
     for run in sweep_children:

@@ -498,3 +498,21 @@ def report_rows(suite_dir: Path) -> list[str] | None:
         else:
             rows.append(row)
     return rows
+
+
+def log_sweep_artifacts(suite_dir: Path) -> None:
+    """Attach the sweep's files (trials.jsonl, sweep.json, best.yaml, tables, plots) to its parent run."""
+    from mlflow.tracking import MlflowClient
+
+    tune_dir = Path(suite_dir) / "tune"
+    try:
+        state = json.loads((tune_dir / "state.json").read_text())
+    except (OSError, ValueError):
+        return
+    client = MlflowClient(state["tracking_uri"])
+    for path in sorted(tune_dir.iterdir()):
+        if path.is_file() and path.suffix in (".jsonl", ".json", ".yaml", ".md", ".tex", ".csv") \
+                and path.name != "state.json":
+            client.log_artifact(state["parent_run_id"], str(path), "tune")
+    if (tune_dir / "plots").is_dir():
+        client.log_artifacts(state["parent_run_id"], str(tune_dir / "plots"), "tune/plots")
