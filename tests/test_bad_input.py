@@ -67,6 +67,11 @@ def _no_trial_started(results: Path) -> None:
     ("name: x\ndatasets: [ring8]\nmethods: [gan]\neval: {metrics: [modes]}\nresources: {cpus_per_trial: 4096}\n",
      ["resources.cpus_per_trial", "4096"]),
     ("name: x\ndatasets: [ring8]\nmethods: [gan]\ntrain: {iterations: -3}\n", ["train.iterations"]),
+    ("name: x\ndatasets: [ring8]\nmethods: [{name: gan, params: {lr_gg: 1}}]\n",
+     ["methods[0].params.lr_gg", "unknown key"]),
+    ("name: x\ndatasets: [ring8]\nmethods: [gan]\nresources: {max_failures: -1}\n", ["resources.max_failures"]),
+    ("name: x\ndatasets: [mnist]\nmethods: [gan]\neval: {metrics: [modes]}\n",
+     ["eval.metrics[0]", "does not apply to dataset 'mnist'"]),
 ])
 def test_malformed_suites_are_one_line_before_any_trial(tmp_path, text, needles):
     suite = write_suite(tmp_path, text)
