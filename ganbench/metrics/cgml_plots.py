@@ -11,6 +11,7 @@ them: consecutive rows share a condition (k latent starts each).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 
 from ganbench.data.base import DatasetInfo
 from ganbench.data.conditional import get_conditional, split_pair
+from ganbench.paths import atomic_write_bytes
 
 
 def consecutive_groups(cond: torch.Tensor) -> list[tuple[int, int]]:
@@ -33,6 +35,7 @@ def consecutive_groups(cond: torch.Tensor) -> list[tuple[int, int]]:
 
 def save_conditional_samples(folder: Path, rows: torch.Tensor, info: DatasetInfo,
                              max_conditions: int = 8) -> list[Path]:
+    """Write the artefacts (atomically: a half-written file is never read) and return their paths."""
     folder = Path(folder)
     rows = rows.detach().float().cpu()
     cond, out = split_pair(rows, info)
@@ -46,7 +49,10 @@ def save_conditional_samples(folder: Path, rows: torch.Tensor, info: DatasetInfo
         tiles = []
         for a, b in groups:
             tiles += [cond[a], *out[a:b], *([blank] * (k - (b - a)))]
-        save_image(torch.stack(tiles), png, nrow=k + 1, normalize=True, value_range=(-1, 1), pad_value=0.5)
+        buf = io.BytesIO()
+        save_image(torch.stack(tiles), buf, format="png", nrow=k + 1, normalize=True, value_range=(-1, 1),
+                   pad_value=0.5)
+        atomic_write_bytes(png, buf.getvalue())
         return [png]
 
     import matplotlib
@@ -54,7 +60,9 @@ def save_conditional_samples(folder: Path, rows: torch.Tensor, info: DatasetInfo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    np.save(folder / "conditional_samples.npy", rows.numpy().astype(np.float32))
+    npy = io.BytesIO()
+    np.save(npy, rows.numpy().astype(np.float32))
+    atomic_write_bytes(folder / "conditional_samples.npy", npy.getvalue())
     x = cond.reshape(cond.shape[0], -1)[:, 0]
     dims = out.shape[1]
     fig, axes = plt.subplots(1, dims, figsize=(3.2 * dims, 3), squeeze=False)
@@ -71,6 +79,8 @@ def save_conditional_samples(folder: Path, rows: torch.Tensor, info: DatasetInfo
         ax.set_xlabel("condition")
         ax.set_ylabel(f"output {j + 1}")
     fig.tight_layout()
-    fig.savefig(png, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
+    atomic_write_bytes(png, buf.getvalue())
     return [png, folder / "conditional_samples.npy"]
