@@ -89,7 +89,8 @@ def check_coupled(coupled: Any, space: dict[str, Any], path: str) -> None:
     for target, ratio in targets.items():
         if _is_number(ratio):
             if abs(ratio) > MAX_LOG_RATIO:
-                raise SpaceError(f"{path}.targets.{target}", f"expected a log-ratio within ±{MAX_LOG_RATIO:g}, got {ratio!r}")
+                raise SpaceError(f"{path}.targets.{target}",
+                                 f"expected a log-ratio within ±{MAX_LOG_RATIO:g}, got {ratio!r}")
             continue
         if not isinstance(ratio, str) or ratio not in space:
             raise SpaceError(f"{path}.targets.{target}",
