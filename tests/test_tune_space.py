@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import textwrap
@@ -87,6 +88,34 @@ def test_coordinate_searcher_sweeps_one_coordinate_at_a_time_and_keeps_the_best(
     assert searcher.incumbent == {"a": 1.0, "b": 0.0}
     keys = [tuple(sorted(c.items())) for c in proposed]
     assert len(keys) == len(set(keys))  # no point twice
+
+
+def test_coordinate_searcher_state_is_json_and_restores_mid_batch(tmp_path):
+    """Tune saves a searcher with the experiment; ours is plain JSON (never unpickled) and a
+    restored copy proposes exactly what the original would have proposed next."""
+    space = {"a": {"uniform": [0.0, 1.0]}, "k": {"choice": ["x", "y"]}}
+
+    def drive(searcher, first, count):
+        out = []
+        for n in range(first, first + count):
+            s = searcher.suggest(f"t{n}")
+            if isinstance(s, dict):
+                searcher.on_trial_complete(f"t{n}", {"loss": s["a"] + (s["k"] == "y")})
+            out.append(s)
+        return out
+
+    original = CoordinateSearcher(space, {"a": 0.5, "k": "x"}, budget=6, metric="loss", mode="min")
+    drive(original, 0, 2)
+    original.suggest("pending")  # one trial still running when the sweep is saved
+    path = tmp_path / "searcher-state"
+    original.save(str(path))
+    json.loads(path.read_text())  # plain JSON
+    restored = CoordinateSearcher({}, {}, budget=1)
+    restored.restore(str(path))
+    assert restored.metric == "loss" and restored.mode == "min" and "pending" in restored.pending
+    for s in (original, restored):
+        s.on_trial_complete("pending", {"loss": 0.1})
+    assert drive(restored, 10, 4) == drive(original, 10, 4)
 
 
 BASE = textwrap.dedent("""\

@@ -13,13 +13,15 @@
 
 from __future__ import annotations
 
+import json
 import math
-import pickle
+from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from ganbench.paths import atomic_write_text
 from ganbench.tune.space import coordinate_grid
 
 
@@ -112,13 +114,29 @@ class CoordinateSearcher(Searcher):
         if isinstance(value, (int, float)) and math.isfinite(value):
             self.batch_scores.append((float(value), coords))
 
+    _STATE = ("space", "names", "grids", "incumbent", "incumbent_score", "position", "passes", "queue",
+              "pending", "batch_scores")
+
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as fh:
-            pickle.dump(self.__dict__, fh)
+        """The search state as JSON (plain data: nothing is unpickled on restore)."""
+        state = {name: getattr(self, name) for name in self._STATE}
+        state.update(seen=sorted(self.seen), metric=self.metric, mode=self.mode)
+        atomic_write_text(Path(checkpoint_path), json.dumps(state, default=_plain))
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as fh:
-            self.__dict__.update(pickle.load(fh))
+        state = json.loads(Path(checkpoint_path).read_text())
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.seen = set(state["seen"])
+        self.batch_scores = [(score, coords) for score, coords in self.batch_scores]
+        self._metric, self._mode = state["metric"], state["mode"]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (from a search space's grid) as plain numbers for JSON."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def make_searcher(name: str, space: dict[str, Any], start: dict[str, Any], budget: int,
