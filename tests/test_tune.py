@@ -58,6 +58,12 @@ def test_tiny_sweep_every_searcher_and_scheduler(tmp_path, ray_session):
         assert r["config"]["lr_g"] == r["coords"]["lr"]  # the coupled group, expanded
         assert abs(r["config"]["lr_d"] / r["coords"]["lr"] - 2.718281828 ** r["coords"]["log_ratio_d"]) < 1e-9
         assert 0.0 <= r["objective"] <= 2.08 and r["iterations"] == 30
+    for r in records:  # PBT never exploits at the last evaluation: each member ends as itself
+        steps = [json.loads(line)["step"] for line in
+                 (tune_dir / "trials" / r["trial_id"] / "evals.jsonl").read_text().splitlines()]
+        assert steps.count(30) == 1 and steps[-1] == 30, (r["searcher"], steps)
+    pbt_final = [(r["objective"], tuple(sorted(r["coords"].items()))) for r in records if r["searcher"] == "pbt"]
+    assert len(set(pbt_final)) == 3  # no member reports a copy of another's final line
     coordinate = [r for r in records if r["searcher"] == "coordinate"]
     assert coordinate[0]["config"] == {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5}  # the defaults first
     assert coordinate[1]["coords"]["log_ratio_d"] == coordinate[2]["coords"]["log_ratio_d"] == 0.0

@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from ray.tune.schedulers import PopulationBasedTraining
+
 from ganbench.tune.settings import TuneSettings
 from ganbench.tune.space import perturb
 
@@ -38,10 +40,29 @@ class _Explore:
                                     resample_probability=self.resample_probability)}
 
 
+class FinalStepKeptPBT(PopulationBasedTraining):
+    """PBT that never exploits at a member's last evaluation.
+
+    Ray's PBT may exploit whenever a perturbation interval has passed, the final evaluation
+    included; a member exploited there would end as a copy of its donor (its checkpoint and its
+    last result line), so the sweep would count the donor's result twice and credit it to the
+    wrong member. At ``final_step`` this scheduler lets the member finish as itself.
+    """
+
+    def __init__(self, final_step: int, **kwargs):
+        super().__init__(**kwargs)
+        self.final_step = final_step
+
+    def on_trial_result(self, tune_controller, trial, result):
+        if result.get("step", 0) >= self.final_step:
+            return self.CONTINUE
+        return super().on_trial_result(tune_controller, trial, result)
+
+
 def make_scheduler(name: str, tune: TuneSettings, iterations: int, eval_every: int,
                    space: dict[str, Any], coupled: dict[str, Any] | None, seed: int):
     """A Tune scheduler; the metric and mode come from the ``TuneConfig`` (Tune refuses both)."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     if name == "asha":
         # rungs strictly below the last iteration, and no stop at max_t: a trial that reached its
@@ -51,7 +72,8 @@ def make_scheduler(name: str, tune: TuneSettings, iterations: int, eval_every: i
                              grace_period=min(max_t, tune.asha.grace_period * eval_every),
                              reduction_factor=tune.asha.reduction_factor, stop_last_trials=False)
     if name == "pbt":
-        return PopulationBasedTraining(
+        return FinalStepKeptPBT(
+            final_step=iterations,
             time_attr="step",
             perturbation_interval=tune.pbt.perturbation_interval * eval_every,
             quantile_fraction=tune.pbt.quantile_fraction,
