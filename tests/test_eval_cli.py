@@ -63,8 +63,10 @@ def _tiny_run(root):
 
 @pytest.fixture(scope="module")
 def mnist_images():
-    x, _ = load_dataset("mnist", "test")
-    return ((x[:60, 0] + 1) * 127.5).round().to(torch.uint8).numpy()  # 60×28×28 uint8
+    """6 test digits of each class (the first 60 test images hold no 8), as 60×28×28 uint8."""
+    x, y = load_dataset("mnist", "test")
+    idx = torch.cat([torch.nonzero(y == c)[:6, 0] for c in range(10)]).sort().values  # in test-set order
+    return ((x[idx, 0] + 1) * 127.5).round().to(torch.uint8).numpy()
 
 
 def _pngs(folder, images, mode="L"):
