@@ -29,7 +29,6 @@ For MNIST prefer ``cis`` (ganbench's classifier); ``is`` on 28×28 digits is an 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ import torch
 from ganbench.errors import AssetUnavailable
 from ganbench.metrics.base import HIGHER, EvalContext, Metric
 from ganbench.metrics.features import Extractor, extract_shared
+from ganbench.metrics.hub_weights import HubWeights
 from ganbench.metrics.inception import file_sha1_cached, to_pixels
 from ganbench.registry import METRICS
 
@@ -49,58 +49,28 @@ EXTRACTOR_NAME = "torch-fidelity-inception-v3-compat"
 NUM_LOGITS = 1008
 
 
+def _url() -> str:
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return URL_INCEPTION_V3
+
+
+WEIGHTS = HubWeights(
+    metric="is", file=WEIGHTS_FILE, env=ENV, what="torch-fidelity's Inception weights", url=_url,
+    key="fc.weight", shape=(NUM_LOGITS, 2048),
+    advice=f"fetch {WEIGHTS_SOURCE} on a machine with internet and point {ENV} at it, or use 'cis' on MNIST")
+
+
 def hub_weights_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    return WEIGHTS.hub_path()
 
 
 def is_weights_path() -> Path:
     """The torch-fidelity Inception weights file, or AssetUnavailable (one line)."""
-    env = os.environ.get(ENV)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise AssetUnavailable(f"metric 'is' unavailable: {ENV}={env} is not a file")
-        return path
-    path = hub_weights_path()
-    if path.is_file() or _download(path):
-        return path
-    raise AssetUnavailable(
-        f"metric 'is' unavailable: torch-fidelity's Inception weights ({WEIGHTS_FILE}) are not in "
-        f"the torch hub cache ({path.parent}), cannot be downloaded here and {ENV} is not set; fetch "
-        f"{WEIGHTS_SOURCE} on a machine with internet and point {ENV} at it, or use 'cis' on MNIST"
-    )
-
-
-def _download(path: Path) -> bool:
-    """torch-fidelity's usual download of its weights; False where it cannot (offline)."""
-    if os.environ.get("GANBENCH_OFFLINE"):
-        return False
-    try:
-        from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(path), progress=False)
-    except Exception:  # no network here: the caller says what to do instead
-        return False
-    return path.is_file()
+    return WEIGHTS.path()
 
 
 _networks: dict[tuple[str, str], torch.nn.Module] = {}
-
-
-def _checked_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise AssetUnavailable(f"metric 'is' unavailable: {path} is not a plain state_dict "
-                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise AssetUnavailable(f"metric 'is' unavailable: {path} is not a state_dict of tensors")
-    fc = state.get("fc.weight")
-    if fc is None or tuple(fc.shape) != (NUM_LOGITS, 2048):
-        raise AssetUnavailable(f"metric 'is' unavailable: {path} has no {NUM_LOGITS}x2048 'fc.weight'; "
-                               f"not torch-fidelity's {WEIGHTS_FILE}")
-    return state
 
 
 def load_is_network(device: torch.device | str = "cpu") -> torch.nn.Module:
@@ -115,7 +85,7 @@ def load_is_network(device: torch.device | str = "cpu") -> torch.nn.Module:
     if key not in _networks:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        _checked_state_dict(path)
+        WEIGHTS.check(path)
         try:
             net = FeatureExtractorInceptionV3(EXTRACTOR_NAME, ["logits_unbiased"],
                                               feature_extractor_weights_path=str(path))

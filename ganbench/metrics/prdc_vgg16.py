@@ -24,7 +24,6 @@ the weights' SHA-1), not digit for digit with the paper.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ import torch
 from ganbench.errors import AssetUnavailable
 from ganbench.metrics.base import EvalContext
 from ganbench.metrics.features import Extractor
+from ganbench.metrics.hub_weights import HubWeights
 from ganbench.metrics.inception import file_sha1_cached, to_pixels
 from ganbench.metrics.prdc import _PRDCBase
 from ganbench.registry import METRICS
@@ -43,56 +43,28 @@ EXTRACTOR_NAME = "torchvision-vgg16-imagenet1k-v1"
 LAYER = "fc2_relu"
 FC2_SHAPE = (4096, 4096)
 
-_networks: dict[tuple[str, str], torch.nn.Module] = {}
+def _url() -> str:
+    from torchvision.models import VGG16_Weights
+
+    return VGG16_Weights.IMAGENET1K_V1.url
+
+
+WEIGHTS = HubWeights(
+    metric="prdc_vgg16", file=WEIGHTS_FILE, env=ENV, what="torchvision's ImageNet VGG-16 weights", url=_url,
+    key="classifier.3.weight", shape=FC2_SHAPE,
+    advice=f"point {ENV} at a copy, or use 'prdc' (Inception) / 'prdc_mnist'")
 
 
 def hub_weights_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
-
-
-def _download(path: Path) -> bool:
-    """torchvision's usual download of the ImageNet VGG-16 weights; False where it cannot."""
-    if os.environ.get("GANBENCH_OFFLINE"):
-        return False
-    try:
-        from torchvision.models import VGG16_Weights
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(VGG16_Weights.IMAGENET1K_V1.url, str(path), progress=False)
-    except Exception:  # no network here: the caller says what to do instead
-        return False
-    return path.is_file()
+    return WEIGHTS.hub_path()
 
 
 def vgg16_weights_path() -> Path:
     """The VGG-16 weights file, or AssetUnavailable (one line)."""
-    env = os.environ.get(ENV)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_file():
-            raise AssetUnavailable(f"metric 'prdc_vgg16' unavailable: {ENV}={env} is not a file")
-        return path
-    path = hub_weights_path()
-    if path.is_file() or _download(path):
-        return path
-    raise AssetUnavailable(
-        f"metric 'prdc_vgg16' unavailable: torchvision's ImageNet VGG-16 weights ({WEIGHTS_FILE}) are not in "
-        f"the torch hub cache ({path.parent}) and cannot be downloaded here; point {ENV} at a copy, "
-        "or use 'prdc' (Inception) / 'prdc_mnist'")
+    return WEIGHTS.path()
 
 
-def _check_state_dict(path: Path) -> None:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise AssetUnavailable(f"metric 'prdc_vgg16' unavailable: {path} is not a plain state_dict "
-                               f"({type(exc).__name__})") from None
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise AssetUnavailable(f"metric 'prdc_vgg16' unavailable: {path} is not a state_dict of tensors")
-    fc2 = state.get("classifier.3.weight")
-    if fc2 is None or tuple(fc2.shape) != FC2_SHAPE:
-        raise AssetUnavailable(f"metric 'prdc_vgg16' unavailable: {path} has no 4096x4096 'classifier.3.weight'; "
-                               f"not torchvision's {WEIGHTS_FILE}")
+_networks: dict[tuple[str, str], torch.nn.Module] = {}
 
 
 def load_vgg16(device: torch.device | str = "cpu") -> torch.nn.Module:
@@ -106,7 +78,7 @@ def load_vgg16(device: torch.device | str = "cpu") -> torch.nn.Module:
     if key not in _networks:
         from torch_fidelity.feature_extractor_vgg16 import FeatureExtractorVGG16
 
-        _check_state_dict(path)
+        WEIGHTS.check(path)
         try:
             net = FeatureExtractorVGG16(EXTRACTOR_NAME, [LAYER], feature_extractor_weights_path=str(path))
         except RuntimeError as exc:  # strict load_state_dict: missing/unexpected/mis-shaped keys
