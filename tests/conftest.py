@@ -53,3 +53,48 @@ def cleanfid_inceptionv3w(folder: Path, monkeypatch):
 
     monkeypatch.setattr(inception_torchscript.torch.jit, "load", load_unwrapped)
     return inception_torchscript.InceptionV3W(str(folder), download=False).eval()
+
+
+def kill_process_tree(proc) -> None:
+    """SIGKILL a run started with ``start_new_session=True``: its process group, like a killed
+    job, then every process it started that escaped the group (Ray's daemons and workers run in
+    sessions of their own), and wait for them all."""
+    import signal
+
+    import psutil
+
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the run had already ended
+        pass
+    for child in list(family):
+        try:
+            family += child.children(recursive=True)
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(timeout=30)
+    psutil.wait_procs(family, timeout=30)
+
+
+def mutate_document(doc, path, value):
+    """Set ``value`` at ``path`` (keys and list indices) in a parsed YAML document, as far as
+    the path exists (for the property tests of malformed suites)."""
+    node = doc
+    for key in path[:-1]:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            break
+    last = path[-1]
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    return doc

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.suite import load_suite
 from ganbench.trial import TrialContext, read_status, train_trial
-from tests.conftest import REPO, write_suite
-from tests.test_suite_fuzz import BASE, _mutate, paths, values
+from tests.conftest import REPO, mutate_document, write_suite
+from tests.test_suite_fuzz import BASE, paths, values
 
 runner = CliRunner()
 
@@ -168,7 +168,7 @@ def test_validate_cli_on_malformed_suites_never_shows_a_traceback(tmp_path, muta
     """``ganbench validate`` end to end (file reading, YAML, schema, the CLI's error path)."""
     doc = json.loads(json.dumps(BASE))
     for path, value in mutations:
-        doc = _mutate(doc, path, value)
+        doc = mutate_document(doc, path, value)
     text = yaml.safe_dump(doc).encode()
     if garble is not None:  # bytes spliced in: broken YAML, bad UTF-8, NUL characters
         text = text[: len(text) // 2] + garble + text[len(text) // 2:]

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
@@ -22,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from ganbench.suite import load_suite
 from ganbench.tracking import TRIAL_TAG, SUITE_TAG, default_tracking_uri
 from ganbench.trial import TrialContext, read_status, train_trial
-from tests.conftest import REPO, write_suite
+from tests.conftest import REPO, kill_process_tree, write_suite
 
 
 SUITE = textwrap.dedent("""\
@@ -83,25 +81,6 @@ def _wait_for_kill_window(proc: subprocess.Popen, trials: Path, log: Path, timeo
     pytest.fail(f"no kill window within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the driver's process group, like a killed job, then any Ray process that escaped it."""
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # the run had already ended
-        pass
-    proc.wait(30)
-    for child in family:  # Ray daemons may run in sessions of their own
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(family, timeout=30)
-
-
 def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     return {name: ((folder / name).stat().st_mtime_ns, (folder / name).read_bytes())
             for name in ("status.json", "evals.jsonl", "checkpoint.pt", "spec.json")}
@@ -131,7 +110,7 @@ def test_sigkill_mid_suite_then_resume(tmp_path):
         try:
             _wait_for_kill_window(proc, trials, log)
         finally:
-            _kill_group(proc)
+            kill_process_tree(proc)
 
     states = _trial_states(trials)
     finished = [t for t, (s, _) in states.items() if s == "finished"]

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ganbench.suite import SuiteError, parse_suite
+from tests.conftest import mutate_document
 
 BASE = {
     "name": "fuzz",
@@ -31,29 +32,12 @@ paths = st.lists(st.sampled_from(["name", "datasets", "methods", "seeds", "train
                  min_size=1, max_size=3)
 
 
-def _mutate(doc, path, value):
-    node = doc
-    for key in path[:-1]:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
-            node = node[key]
-        else:
-            break
-    last = path[-1]
-    if isinstance(node, dict):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-        node[last] = value
-    return doc
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(paths, values), min_size=1, max_size=3), st.booleans())
 def test_malformed_suites_give_one_line_errors(mutations, quick):
     doc = copy.deepcopy(BASE)
     for path, value in mutations:
-        doc = _mutate(doc, path, value)
+        doc = mutate_document(doc, path, value)
     try:
         suite = parse_suite(doc, "fuzz.yaml", quick=quick)
         suite.expand()

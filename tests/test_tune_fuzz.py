@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ganbench.suite import SuiteError, parse_suite
+from tests.conftest import mutate_document
 
 BASE = {
     "name": "fuzz_tune",
@@ -42,23 +43,6 @@ paths = st.lists(st.sampled_from(["tune", "space", "coupled", "gngan", "g2", "lr
                  min_size=1, max_size=5)
 
 
-def _mutate(doc, path, value):
-    node = doc
-    for key in path[:-1]:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
-            node = node[key]
-        else:
-            break
-    last = path[-1]
-    if isinstance(node, dict):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-        node[last] = value
-    return doc
-
-
 def test_the_base_suite_is_valid():
     suite = parse_suite(copy.deepcopy(BASE), "fuzz.yaml", quick=True)
     assert suite.tune.budget == 2
@@ -69,7 +53,7 @@ def test_the_base_suite_is_valid():
 def test_malformed_tune_blocks_give_one_line_errors(mutations, quick):
     doc = copy.deepcopy(BASE)
     for path, value in mutations:
-        doc = _mutate(doc, ["tune", *path] if path[0] not in ("tune", "quick") else path, value)
+        doc = mutate_document(doc, ["tune", *path] if path[0] not in ("tune", "quick") else path, value)
     try:
         parse_suite(doc, "fuzz.yaml", quick=quick)
     except SuiteError as err:

@@ -11,11 +11,10 @@ import sys
 import textwrap
 import time
 
-import psutil
 from mlflow.tracking import MlflowClient
 
 from ganbench.runner import run_suite
-from tests.conftest import REPO, write_suite
+from tests.conftest import REPO, kill_process_tree, write_suite
 
 SWEEP = textwrap.dedent("""\
     name: killed_sweep
@@ -46,26 +45,6 @@ def _finished(trials_dir):
     return out
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL the run's process group and every process it started (Ray's too), by pid."""
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # it had already exited (the assertion before says why)
-        pass
-    for child in family:
-        try:
-            family += child.children(recursive=True)
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.wait(timeout=30)
-    psutil.wait_procs(family, timeout=15)
-
-
 def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path, ray_session):
     path = write_suite(tmp_path, SWEEP)
     results = tmp_path / "results"
@@ -82,7 +61,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path, ray_se
                 assert time.monotonic() < deadline, "no search trial finished in 300 s"
                 time.sleep(0.1)
         finally:
-            _kill_tree(proc)
+            kill_process_tree(proc)
     assert proc.returncode == -signal.SIGKILL
     assert not (tune_dir / "cells" / "gan-ring8-coordinate.json").exists()  # killed part-way
     done_before = _finished(tune_dir / "trials")

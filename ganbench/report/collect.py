@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ganbench.paths import read_json_lines
+
 #: The columns every results frame has, in order; every other column is a value key.
 BASE_COLUMNS = (
     "trial_id",
@@ -56,25 +58,6 @@ def _read_json(path: Path) -> Any | None:
         return None
 
 
-def _read_evals(path: Path) -> list[dict[str, Any]]:
-    """Parsed lines of ``evals.jsonl``; lines that are not a JSON object are skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    evals = []
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            evals.append(record)
-    return evals
-
-
 def _as_float(value: Any) -> float:
     try:
         return float(value)
@@ -99,7 +82,7 @@ def _trial_rows(trial_dir: Path) -> list[dict[str, Any]]:
         "error": status.get("error"),
     }
     rows = []
-    for record in _read_evals(trial_dir / "evals.jsonl"):
+    for record in read_json_lines(trial_dir / "evals.jsonl"):
         values = record.get("values") or {}
         row = dict(base, step=record.get("step"), elapsed_s=_as_float(record.get("elapsed_s")))
         row["protocol"] = json.dumps(record.get("protocol") or {}, sort_keys=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench.paths import read_json_lines
 from ganbench.report.build import _write_text
 from ganbench.report.collect import final_rows, read_csv, write_csv
 from ganbench.tune.best_config import best_records, render_best_yaml
@@ -58,19 +59,7 @@ def _record_key(record: dict, number: int) -> tuple:
 def read_records(path: str | os.PathLike) -> pd.DataFrame:
     """``trials.jsonl`` as a DataFrame with :data:`RECORD_COLUMNS` (one row per trial)."""
     records: dict[Any, dict] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
+    for number, record in enumerate(read_json_lines(path)):
         records[_record_key(record, number)] = record
     df = pd.DataFrame(list(records.values()), columns=list(RECORD_COLUMNS))
     df["row"] = df["row"].fillna(df["method"])

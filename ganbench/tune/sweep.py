@@ -281,9 +281,9 @@ def _records(suite: Suite, cell: Cell, grid, ctx: dict[str, Any], tune_dir: Path
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The evaluation lines of a trial folder's evals.jsonl (a half-written line is skipped)."""
-    from ganbench.tune.trainables import read_jsonl
+    from ganbench.paths import read_json_lines
 
-    return [line for line in read_jsonl(path) if isinstance(line, dict) and "step" in line]
+    return [line for line in read_json_lines(path) if "step" in line]
 
 
 def _finite(x: Any) -> bool:

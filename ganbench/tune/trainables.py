@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ganbench.paths import read_json_lines
 from ganbench.spec import TrialSpec
 from ganbench.tune.space import expand
 
@@ -44,17 +45,6 @@ def cell_spec(cell: dict[str, Any], config: dict[str, Any]) -> TrialSpec:
                      reference=cell["reference"], label=f"{cell['row']} [{cell['searcher']}]")
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
-
-
 def search_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
     from ray import tune
 
@@ -66,7 +56,7 @@ def search_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
     if record.get("skipped"):
         folder = trial_dir(ctx, spec)
         values: dict[str, Any] = {}
-        for line in read_jsonl(folder / "evals.jsonl"):
+        for line in read_json_lines(folder / "evals.jsonl"):
             values = line.get("values", {})
             tune.report({"step": line["step"], "elapsed_s": line.get("elapsed_s", 0.0), **values})
         status = (read_status(folder) or {}).get("status")
@@ -146,7 +136,7 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
     if run is not None:
         run.finish(result.status)
     if result.status != "finished":
-        last = read_jsonl(folder / "evals.jsonl")
+        last = read_json_lines(folder / "evals.jsonl")
         values = {k: v for k, v in (last[-1]["values"] if last else {}).items()
                   if isinstance(v, (int, float)) and math.isfinite(v)}
         tune.report({"status": result.status, **values})
