@@ -35,10 +35,14 @@ def class_histogram_scores(labels, num_classes: int) -> tuple[int, float, np.nda
     labels = np.asarray(labels, dtype=np.int64)
     counts = np.bincount(labels, minlength=num_classes)[:num_classes]
     covered = int((counts >= min_count(len(labels), num_classes)).sum())
+    return covered, kl_to_uniform(counts), counts
+
+
+def kl_to_uniform(counts: np.ndarray) -> float:
+    """KL(histogram || uniform) over ``len(counts)`` bins; 0·log 0 = 0; an empty histogram gives 0."""
     p = counts / max(1, counts.sum())
     nz = p > 0
-    kl = float(np.sum(p[nz] * np.log(p[nz] * num_classes)))
-    return covered, kl, counts
+    return float(np.sum(p[nz] * np.log(p[nz] * len(counts))))
 
 
 @METRICS.register("classes")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ganbench.metrics.base import HIGHER, LOWER, EvalContext, Metric
+from ganbench.metrics.classes import kl_to_uniform
 from ganbench.metrics.mnist_classifier import ClassifierExtractor
 from ganbench.registry import METRICS
 
@@ -49,9 +50,7 @@ def mode_scores(labels, num_modes: int = NUM_MODES) -> tuple[int, float, np.ndar
     total = counts.sum()
     if total == 0:
         return 0, float(np.log(num_modes)), counts
-    p = counts / total
-    nz = p > 0
-    return covered, float(np.sum(p[nz] * np.log(p[nz] * num_modes))), counts
+    return covered, kl_to_uniform(counts), counts
 
 
 @METRICS.register("stacked_modes")
