@@ -23,7 +23,9 @@ def _base_size(image_size: int) -> int:
         return 7
     if image_size in (32, 64):
         return 4
-    raise ValueError(f"DCGAN nets support 28, 32 or 64 px images, not {image_size}")
+    if image_size == 48:  # STL-10 at 48×48 (SN-GAN): 6×6 base, three up-samplings
+        return 6
+    raise ValueError(f"DCGAN nets support 28, 32, 48 or 64 px images, not {image_size}")
 
 
 def dcgan_init(module: nn.Module) -> None:
