@@ -5,6 +5,13 @@ Per iteration (Goodfellow et al. 2014, Algorithm 1, with ``n_critic`` D steps):
   z ~ N(0, I);  G <- G - lr_g ∇ L_G(D(G(z)))
 A subclass supplies the pure loss functions and, where its paper says so, a penalty, an
 optimiser and a hook after each critic step (weight clipping).
+
+Options every such method honours (``MethodParams``): ``net`` (the net family), ``d_norm`` and
+``minibatch_std`` (built into D), ``pack: m`` (PacGAN, Lin et al. 2018: every real and every
+generated batch reaches D, its penalty and the ``*_step_loss`` hooks as N/m packed inputs of m
+consecutive samples, see :func:`ganbench.nets.layers.pack`), and ``ema_g: decay`` (an
+exponential moving average of G, updated after each G step, used by :meth:`sample` and so by
+evaluation, saved in checkpoints as the module ``G_ema``).
 """
 
 from __future__ import annotations
@@ -16,17 +23,26 @@ from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.methods.base import Method, MethodParams, RealSampler, generate
+from ganbench.methods.ema import EMA
+from ganbench.nets.layers import pack
 from ganbench.registry import NETS
 
 
+def net_family(params: MethodParams, info: DatasetInfo) -> str:
+    """``params.net``, with ``auto`` = ``dcgan`` for images and ``mlp`` for points."""
+    if params.net != "auto":
+        return params.net
+    return "dcgan" if info.kind == "image" else "mlp"
+
+
 def build_nets(params: MethodParams, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
-    """DCGAN nets for images, MLPs for points."""
-    if info.kind == "image":
-        g = NETS.get("dcgan_g")(params.z_dim, info.shape, width=params.width)
-        d = NETS.get("dcgan_d")(info.shape, width=params.width, norm=params.d_norm)
-    else:
-        g = NETS.get("mlp_g")(params.z_dim, info.shape, width=params.width)
-        d = NETS.get("mlp_d")(info.shape, width=params.width, norm=params.d_norm)
+    """G and D of the family ``params.net``; D sees ``pack`` samples at once (m× channels / features)."""
+    family = net_family(params, info)
+    m = getattr(params, "pack", 1)
+    d_shape = (m * info.shape[0], *info.shape[1:])
+    g = NETS.get(f"{family}_g")(params.z_dim, info.shape, width=params.width)
+    d = NETS.get(f"{family}_d")(d_shape, width=params.width, norm=params.d_norm,
+                                minibatch_std=params.minibatch_std)
     return g, d
 
 
@@ -34,12 +50,18 @@ class AdversarialMethod(Method):
     """G and D trained by alternating gradient steps on ``d_loss`` and ``g_loss``."""
 
     optimizer: ClassVar[str] = "adam"
+    #: this loop honours every shared option (packing and G's EMA included)
+    unsupported_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: MethodParams, info: DatasetInfo, device="cpu"):
         super().__init__(params, info, device)
-        self.G, self.D = (net.to(self.device) for net in build_nets(params, info))
+        self.G, self.D = (net.to(self.device) for net in self.build_nets(params, info))
         self.opt_g = self._make_optimizer(self.G, params.lr_g)
         self.opt_d = self._make_optimizer(self.D, params.lr_d)
+        self.G_ema = EMA(self.G, params.ema_g) if params.ema_g is not None else None
+
+    def build_nets(self, params: MethodParams, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
+        return build_nets(params, info)
 
     def _make_optimizer(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
         if self.optimizer == "rmsprop":
@@ -71,6 +93,10 @@ class AdversarialMethod(Method):
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.params.z_dim, device=self.device, generator=generator)
 
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees of a batch: ``pack`` consecutive samples per input (identity for m = 1)."""
+        return pack(x, self.params.pack)
+
     def step(self, next_real: RealSampler) -> dict[str, float]:
         stats: dict[str, float] = {}
         real = None
@@ -78,8 +104,9 @@ class AdversarialMethod(Method):
             real = next_real()
             with torch.no_grad():
                 fake = self.G(self.prior(real.shape[0]))
-            loss_d, extra = self.d_step_loss(real, fake)
-            penalty = self.d_penalty(real, fake)
+            real_d, fake_d = self.pack(real), self.pack(fake)
+            loss_d, extra = self.d_step_loss(real_d, fake_d)
+            penalty = self.d_penalty(real_d, fake_d)
             total_d = loss_d if penalty is None else loss_d + penalty
             self.opt_d.zero_grad(set_to_none=True)
             total_d.backward()
@@ -92,19 +119,28 @@ class AdversarialMethod(Method):
         if real is None:  # a method without critic steps still needs a real batch
             real = next_real()
         fake = self.G(self.prior(real.shape[0]))
-        loss_g = self.g_step_loss(real, fake)
+        loss_g = self.g_step_loss(self.pack(real), self.pack(fake))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
+        if self.G_ema is not None:
+            self.G_ema.update(self.G)
         stats["loss_g"] = float(loss_g.detach())
         self.iteration += 1
         return stats
 
+    def sampling_generator(self) -> nn.Module:
+        """The generator used for samples and evaluation: G's EMA when ``ema_g`` is set."""
+        return self.G if self.G_ema is None else self.G_ema.module
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return generate(self.G, self.prior(n, generator))
+        return generate(self.sampling_generator(), self.prior(n, generator))
 
     def modules(self):
-        return {"G": self.G, "D": self.D}
+        nets = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            nets["G_ema"] = self.G_ema
+        return nets
 
     def optimizers(self):
         return {"G": self.opt_g, "D": self.opt_d}

@@ -9,13 +9,16 @@ model, so a suite override with a wrong name or type is caught before any trial 
 from __future__ import annotations
 
 import abc
+import sys
 from typing import Any, Callable, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from torch import nn
 
 from ganbench.data.base import DatasetInfo
+from ganbench.nets.layers import D_NORMS, DNorm
 
 RealSampler = Callable[[], torch.Tensor]
 
@@ -43,7 +46,34 @@ class MethodParams(BaseModel):
     beta1: float = 0.5
     beta2: float = 0.999
     n_critic: int = 1
-    d_norm: str = "bn"
+    #: the discriminator's normalisation: none | bn | layer | spectral (SN on every conv/linear)
+    d_norm: DNorm = "bn"
+    #: minibatch standard deviation feature before D's last block (Karras et al. 2018, §3)
+    minibatch_std: bool = False
+    #: PacGAN packing degree m: D sees m samples at once (Lin et al. 2018); batch % m == 0
+    pack: int = Field(1, ge=1)
+    #: decay of an exponential moving average of G's weights used for sampling (None: off)
+    ema_g: float | None = Field(None, ge=0.0, lt=1.0)
+    #: the net family: NETS[f"{net}_g"], NETS[f"{net}_d"]; auto = dcgan (images), mlp (points)
+    net: str = "auto"
+
+    @field_validator("d_norm", check_fields=False)
+    @classmethod
+    def _known_norm(cls, v: str) -> str:
+        # also guards a subclass that redeclares ``d_norm`` with a plain ``str`` annotation
+        if v not in D_NORMS:
+            raise ValueError(f"expected one of {', '.join(repr(n) for n in D_NORMS)}")
+        return v
+
+    @field_validator("net")
+    @classmethod
+    def _known_family(cls, v: str) -> str:
+        from ganbench.registry import NETS
+
+        if v != "auto" and not (f"{v}_g" in NETS and f"{v}_d" in NETS):
+            families = sorted({n[:-2] for n in NETS.names() if n.endswith("_g") and f"{n[:-2]}_d" in NETS})
+            raise ValueError(f"unknown net family {v!r} (known: auto, {', '.join(families)})")
+        return v
 
 
 class Method(abc.ABC):
@@ -51,6 +81,11 @@ class Method(abc.ABC):
 
     Params: ClassVar[type[MethodParams]] = MethodParams
     name: ClassVar[str] = ""
+    #: the paper the method follows, "Authors year, Title" (shown by ``ganbench list methods``)
+    paper: ClassVar[str] = ""
+    #: shared options this method's training loop does not honour; a non-default value is a
+    #: validation error naming the key (the adversarial loop honours all of them)
+    unsupported_options: ClassVar[tuple[str, ...]] = ("pack", "ema_g")
 
     def __init__(self, params: MethodParams, info: DatasetInfo, device: torch.device | str = "cpu"):
         self.params = params
@@ -64,7 +99,23 @@ class Method(abc.ABC):
     def resolve_params(cls, overrides: dict[str, Any], info: DatasetInfo) -> dict[str, Any]:
         """Defaults <- data-kind defaults <- suite overrides, validated, fully concrete."""
         merged = {**cls.data_defaults(info), **overrides}
-        return cls.Params(**merged).model_dump()
+        d_norm = cls.Params.model_fields.get("d_norm")
+        if info.kind == "points" and "d_norm" not in merged and d_norm is not None and d_norm.default == "bn":
+            merged["d_norm"] = "none"  # DCGAN's batch norm is an image default; the 2D MLP D has none
+        resolved = cls.Params(**merged).model_dump()
+        for key in cls.unsupported_options:
+            field = cls.Params.model_fields.get(key)
+            if field is not None and resolved[key] != field.default:
+                raise ValidationError.from_exception_data(cls.Params.__name__, [InitErrorDetails(
+                    type=PydanticCustomError("unsupported", f"method {cls.name!r} does not support {key}"),
+                    loc=(key,), input=resolved[key])])
+        return resolved
+
+    @classmethod
+    def description(cls) -> str:
+        """The first line of the class docstring, else of the module docstring."""
+        doc = cls.__dict__.get("__doc__") or sys.modules[cls.__module__].__doc__ or ""
+        return doc.strip().splitlines()[0].strip() if doc.strip() else ""
 
     @classmethod
     def data_defaults(cls, info: DatasetInfo) -> dict[str, Any]:
@@ -109,3 +160,8 @@ class Method(abc.ABC):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         del state
+
+    def progress_values(self) -> dict[str, float]:
+        """The method's own progress signals, merged into every evaluation's values
+        (evals.jsonl, results.csv, MLflow), e.g. BEGAN's convergence measure; default none."""
+        return {}

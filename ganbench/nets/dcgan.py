@@ -5,7 +5,9 @@ transposed convs in G, no pooling; BN in G except the output layer; ReLU in G wi
 output; LeakyReLU(0.2) in D; weights N(0, 0.02), BN γ ~ N(1, 0.02).
 For 28×28 the generator starts from 7×7 (two up-sampling blocks); for 32/64 from 4×4.
 The discriminator's normalisation is a choice: ``bn`` (DCGAN), ``none`` or ``layer``
-(WGAN-GP: no BN in the critic), ``spectral`` (SN-GAN).
+(WGAN-GP: no BN in the critic), ``spectral`` (SN-GAN: SN on every conv and the head);
+``minibatch_std`` (Karras et al. 2018, §3) is an option. Packed inputs (PacGAN) are built by
+the method; D is then constructed with m×C input channels.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 import torch
 from torch import nn
 
+from ganbench.nets.layers import MinibatchStd, norm_layers, spectral
 from ganbench.registry import NETS
 
 
@@ -70,36 +73,37 @@ class DCGANGenerator(nn.Module):
         return self.blocks(h)
 
 
-def _norm(kind: str, channels: int, size: int) -> list[nn.Module]:
-    if kind == "bn":
-        return [nn.BatchNorm2d(channels)]
-    if kind == "layer":
-        return [nn.LayerNorm([channels, size, size])]
-    if kind in ("none", "spectral"):
-        return []
-    raise ValueError(f"unknown discriminator norm {kind!r}")
-
-
 @NETS.register("dcgan_d")
 class DCGANDiscriminator(nn.Module):
-    """Conv stack -> flattened features ``features(x)`` -> linear ``head`` to one logit."""
+    """Conv stack -> flattened features ``features(x)`` -> linear ``head`` to one logit.
 
-    def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "bn"):
+    ``norm`` follows every conv but the first (DCGAN: no BN on D's input layer); ``spectral``
+    wraps every conv and the head instead. ``minibatch_std`` adds one feature map (the group
+    std, :class:`ganbench.nets.layers.MinibatchStd`) before the last conv block.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "bn",
+                 minibatch_std: bool = False):
         super().__init__()
         channels, size, _ = shape
         base = _base_size(size)
         n_down = int(math.log2(size // base))
-        sn = nn.utils.spectral_norm if norm == "spectral" else (lambda m: m)
-        layers: list[nn.Module] = [sn(nn.Conv2d(channels, width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+        sn = norm == "spectral"
+        norm_layers(norm, width)  # rejects an unknown kind
+        layers: list[nn.Module] = [spectral(nn.Conv2d(channels, width, 4, 2, 1), sn), nn.LeakyReLU(0.2, True)]
         ch, s = width, size // 2
-        for _ in range(n_down - 1):
+        for i in range(n_down - 1):
+            extra = 0
+            if minibatch_std and i == n_down - 2:
+                layers.append(MinibatchStd())
+                extra = 1
             s //= 2
-            layers += [sn(nn.Conv2d(ch, ch * 2, 4, 2, 1)), *_norm(norm, ch * 2, s),
+            layers += [spectral(nn.Conv2d(ch + extra, ch * 2, 4, 2, 1), sn), *norm_layers(norm, ch * 2, s),
                        nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.feature_dim = ch * base * base
-        self.head = sn(nn.Linear(self.feature_dim, 1))
+        self.head = spectral(nn.Linear(self.feature_dim, 1), sn)
         dcgan_init(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """MLP generator and discriminator for 2D point data.
 
 Sizes follow the Dist-GAN toy code (methods_spec.md §1.1: 2→128→128→128→out with ReLU);
-the discriminator uses LeakyReLU(0.2).
+the discriminator uses LeakyReLU(0.2) and honours ``d_norm`` and ``minibatch_std`` like the
+DCGAN discriminator.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganbench.nets.layers import MinibatchStd, norm_layers, spectral
 from ganbench.registry import NETS
 
 
@@ -39,12 +41,33 @@ class _LeakyReLU(nn.LeakyReLU):
 
 @NETS.register("mlp_d")
 class MLPDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], width: int = 128, depth: int = 3, norm: str = "none"):
+    """in -> [Linear, norm, LeakyReLU] × depth = ``features`` (``width`` wide) -> linear ``head``.
+
+    ``norm``: ``bn`` (BatchNorm1d) or ``layer`` (LayerNorm) after every hidden linear layer
+    but the first (as DCGAN's D: none on the input layer), ``spectral`` wraps every linear
+    layer including the head, ``none`` adds nothing. ``minibatch_std`` appends one feature
+    (the group std) before the last hidden linear layer.
+    """
+
+    def __init__(self, shape: tuple[int, ...], width: int = 128, depth: int = 3, norm: str = "none",
+                 minibatch_std: bool = False):
         super().__init__()
-        self.body = _mlp([shape[0]] + [width] * depth, _LeakyReLU)
-        self.body.append(_LeakyReLU())
+        norm_layers(norm, width)  # rejects an unknown kind
+        sn = norm == "spectral"
+        layers: list[nn.Module] = []
+        dim = shape[0]
+        for i in range(depth):
+            if minibatch_std and i == depth - 1:
+                layers.append(MinibatchStd())
+                dim += 1
+            layers.append(spectral(nn.Linear(dim, width), sn))
+            if i > 0:
+                layers += norm_layers(norm, width)
+            layers.append(_LeakyReLU())
+            dim = width
+        self.body = nn.Sequential(*layers)
         self.feature_dim = width
-        self.head = nn.Linear(width, 1)
+        self.head = spectral(nn.Linear(width, 1), sn)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
