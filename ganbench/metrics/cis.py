@@ -42,7 +42,7 @@ class ClassifierIS(Metric):
     name = "cis"
     outputs = {"cis": HIGHER}
     kinds = frozenset({"image"})
-    datasets = frozenset({"mnist"})
+    datasets = frozenset({"mnist", "fashion_mnist"})
     summary = "Inception Score with ganbench's MNIST classifier (10 splits, max 10); CPU-friendly"
 
     def prepare(self, ctx: EvalContext) -> None:

@@ -50,7 +50,7 @@ class Classes(Metric):
     name = "classes"
     outputs = {"classes_covered": HIGHER, "classes_kl": LOWER}
     kinds = frozenset({"image"})
-    datasets = frozenset({"mnist"})
+    datasets = frozenset({"mnist", "fashion_mnist"})
     summary = "classes covered (>= 10% of fair share) and KL(class histogram || uniform), MNIST classifier"
 
     def prepare(self, ctx: EvalContext) -> None:

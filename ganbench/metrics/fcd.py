@@ -21,7 +21,7 @@ class FCD(Metric):
     name = "fcd"
     outputs = {"fcd": LOWER}
     kinds = frozenset({"image"})
-    datasets = frozenset({"mnist"})
+    datasets = frozenset({"mnist", "fashion_mnist"})
     summary = "Fréchet distance on ganbench's MNIST-classifier features (128-d); CPU-friendly"
 
     def prepare(self, ctx: EvalContext) -> None:

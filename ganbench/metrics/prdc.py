@@ -28,7 +28,8 @@ against torch-fidelity's ``calculate_precision_recall_full`` on the same arrays.
 
 Registered metrics (the features differ, the algebra is the same):
 
-- ``prdc``: TF-Inception 2015-12-05 pool3 (2048-d) under clean-fid's "clean" resize, the
+- ``prdc``: TF-Inception 2015-12-05 pool3 (2048-d) under ``eval.resize`` (clean-fid's "clean"
+  resize by default, or "legacy_tensorflow"; recorded in the protocol), the
   features of both papers (they used VGG-16 fc2 in the P/R paper's main text; torch-fidelity and
   most later work use Inception pool3). GPU/full profile.
 - ``prdc_mnist``: the 128-d penultimate features of ganbench's MNIST classifier; the cheap CPU
@@ -164,7 +165,7 @@ class PRDC(_PRDCBase):
                "(clean resize); GPU/full profile")
 
     def extractor(self, ctx: EvalContext):
-        return InceptionExtractor()
+        return InceptionExtractor(resize=ctx.resize)
 
 
 @METRICS.register("prdc_mnist")
@@ -174,7 +175,7 @@ class PRDCMnist(_PRDCBase):
     name = "prdc_mnist"
     suffix = "_mnist"
     outputs = {f"{k}_mnist": d for k, d in _PRDCBase.outputs.items()}
-    datasets = frozenset({"mnist"})
+    datasets = frozenset({"mnist", "fashion_mnist"})
     summary = "precision/recall/density/coverage on the MNIST-classifier features (128-d); CPU-friendly"
 
     def extractor(self, ctx: EvalContext):
