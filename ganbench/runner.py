@@ -50,7 +50,8 @@ def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
             progress("prepare", {"what": f"dataset {dataset}"})
         get_dataset(dataset).prepare()
         info = get_dataset(dataset).info
-        ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples, device=_driver_device())
+        ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples, device=_driver_device(),
+                          resize=suite.eval.resize, num_reference=suite.eval.num_reference)
         for name in suite.eval.metrics:
             if progress:
                 progress("prepare", {"what": f"metric {name} on {dataset}"})

@@ -30,6 +30,10 @@ class TrialSpec:
     reference: str
     #: the name shown in tables (the method name, or the suite entry's ``label``)
     label: str = ""
+    #: eval.resize of the Inception metrics; left out of to_dict() (and the id) when "clean"
+    resize: str = "clean"
+    #: eval.num_reference; None (= num_samples) is left out of to_dict() and the id
+    num_reference: int | None = None
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -39,6 +43,10 @@ class TrialSpec:
         data = dataclasses.asdict(self)
         if not data["label"] or data["label"] == self.method:
             del data["label"]  # keeps the hash of unlabelled trials independent of the field
+        if data.get("resize") == "clean":
+            del data["resize"]  # likewise: trial ids from before eval.resize are unchanged
+        if data.get("num_reference") is None:
+            data.pop("num_reference", None)
         data["params"] = dict(self.params)
         data["metrics"] = list(self.metrics)
         return data

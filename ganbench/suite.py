@@ -79,6 +79,12 @@ class EvalSettings(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["fcd", "cis", "classes"])
     num_samples: int = Field(1000, gt=1)
     reference: Literal["train", "test"] = "test"
+    #: n of real reference images for fid/kid/prdc (e.g. 10k test vs 5k generated, Dist-GAN and
+    #: GN-GAN's protocol); None: as many as num_samples. Capped at the split size.
+    num_reference: int | None = Field(None, gt=1)
+    #: the Inception metrics' resize (clean-fid's mode names): PIL bicubic, or TF1 bilinear as
+    #: TTUR / Lucic et al. 2018 (ganbench/metrics/inception.py)
+    resize: Literal["clean", "legacy_tensorflow"] = "clean"
     #: thresholds whose first crossing (iterations, seconds) the report tabulates
     time_to: list[Threshold] = Field(default_factory=list)
 
@@ -167,6 +173,8 @@ class Suite(_Strict):
                         num_samples=self.eval.num_samples,
                         reference=self.eval.reference,
                         label=entry.label or "",
+                        resize=self.eval.resize,
+                        num_reference=self.eval.num_reference,
                     ))
         return specs
 

@@ -193,7 +193,8 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
 
         def run_eval(m):
             return evaluate(m.sample, spec.dataset, list(spec.metrics), spec.num_samples,
-                            spec.reference, device, spec.seed)
+                            spec.reference, device, spec.seed, resize=spec.resize,
+                            num_reference=spec.num_reference)
 
         logged_protocol = False
 

@@ -26,9 +26,18 @@ class EvalContext:
 
     dataset: DatasetInfo
     reference: str  # split of the dataset used as the reference: "train" | "test"
-    num_samples: int  # n generated (and the n of reference samples, capped at the split size)
+    num_samples: int  # n generated (and the n of reference samples unless num_reference is set)
     device: torch.device = torch.device("cpu")
     seed: int = 0  # seed of the reference-subset draw
+    #: the Inception metrics' resize mode (eval.resize): "clean" | "legacy_tensorflow"
+    resize: str = "clean"
+    #: n of reference samples (eval.num_reference); None: num_samples. Capped at the split size.
+    num_reference: int | None = None
+
+    @property
+    def reference_size(self) -> int:
+        """How many real images of ``reference`` the reference features are computed on."""
+        return self.num_samples if self.num_reference is None else self.num_reference
 
 
 class Metric(abc.ABC):

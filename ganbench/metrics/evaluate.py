@@ -51,15 +51,18 @@ def draw_samples(sample_fn: SampleFn, num_samples: int, device: torch.device | s
 def compute_metrics(fake: torch.Tensor, dataset: str | DatasetInfo, metrics: list[str],
                     num_samples: int | None = None, reference: str = "test",
                     device: torch.device | str = "cpu", reference_seed: int = REFERENCE_SEED,
+                    resize: str = "clean", num_reference: int | None = None,
                     ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Compute ``metrics`` on an already drawn tensor (generated or, for floors, real).
 
-    ``num_samples`` is the reference size (default ``len(fake)``), capped at the split size.
+    The reference size is ``num_reference`` if given, else ``num_samples`` (default
+    ``len(fake)``), capped at the split size; ``resize`` is the Inception metrics' resize mode.
     """
     info = dataset if isinstance(dataset, DatasetInfo) else get_dataset(dataset).info
     ctx = EvalContext(dataset=info, reference=reference,
                       num_samples=int(num_samples if num_samples is not None else len(fake)),
-                      device=torch.device(device), seed=reference_seed)
+                      device=torch.device(device), seed=reference_seed, resize=resize,
+                      num_reference=None if num_reference is None else int(num_reference))
     values: dict[str, float] = {}
     protocols: dict[str, dict[str, Any]] = {}
     with feature_scope():
@@ -79,15 +82,18 @@ def compute_metrics(fake: torch.Tensor, dataset: str | DatasetInfo, metrics: lis
 
 def evaluate(sample_fn: SampleFn, dataset: str, metrics: list[str], num_samples: int,
              reference: str = "test", device: torch.device | str = "cpu", seed: int = 0,
-             reference_seed: int = REFERENCE_SEED,
+             reference_seed: int = REFERENCE_SEED, resize: str = "clean",
+             num_reference: int | None = None,
              ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Draw ``num_samples`` samples with noise seeded by ``seed`` and compute ``metrics``.
 
-    Returns every value (one dict merged over the metrics) and each metric's protocol.
+    ``resize`` (``eval.resize``) and ``num_reference`` (``eval.num_reference``; None: as many
+    as ``num_samples``) go to the metrics' context. Returns every value (one dict merged over
+    the metrics) and each metric's protocol.
     """
     fake = draw_samples(sample_fn, num_samples, device, seed)
     values, protocols = compute_metrics(fake, dataset, metrics, num_samples, reference, device,
-                                        reference_seed)
+                                        reference_seed, resize, num_reference)
     for protocol in protocols.values():
         protocol["noise_seed"] = seed
     return values, protocols

@@ -1,7 +1,10 @@
 """FID: Fréchet distance between TF-Inception pool3 features (Heusel et al. 2017; §5.1).
 
-Generated samples vs ``ctx.num_samples`` real images of the reference split, both through
-:class:`~ganbench.metrics.inception.InceptionExtractor` (clean-fid "clean" resize). Meant for
+Generated samples vs ``ctx.reference_size`` real images of the reference split
+(``eval.num_reference``, by default ``eval.num_samples``), both through
+:class:`~ganbench.metrics.inception.InceptionExtractor` under ``eval.resize`` (clean-fid's
+"clean" PIL bicubic by default, or "legacy_tensorflow": TF1 bilinear as TTUR and Lucic et al.
+2018; the mode is in the protocol, and FIDs under different modes are not comparable). Meant for
 the GPU/full profile: on a CPU the network runs at a few images per second and the 2048×2048
 matrix square root takes ~15 s, but it runs. FID is biased upward at small n (TTUR recommends
 n >= 10k), so compare values only at equal n; the protocol records n_gen, n_ref and the split.
@@ -21,13 +24,14 @@ class FID(Metric):
     name = "fid"
     outputs = {"fid": LOWER}
     kinds = frozenset({"image"})
-    summary = "Fréchet Inception distance (TF-Inception 2015-12-05, clean resize); GPU/full profile"
+    summary = ("Fréchet Inception distance (TF-Inception 2015-12-05, eval.resize: clean | legacy_tensorflow); "
+               "GPU/full profile")
 
     def prepare(self, ctx: EvalContext) -> None:
         note_cpu_cost("fid", ctx)
-        prepare_reference(InceptionExtractor(), ctx)
+        prepare_reference(InceptionExtractor(resize=ctx.resize), ctx)
 
     def compute(self, fake, ctx: EvalContext):
-        fake_out, ref_out, protocol = paired_outputs(InceptionExtractor(), fake, ctx)
+        fake_out, ref_out, protocol = paired_outputs(InceptionExtractor(resize=ctx.resize), fake, ctx)
         value = frechet_distance(*feature_stats(fake_out["features"]), *feature_stats(ref_out["features"]))
         return {"fid": value}, {**protocol, "implementation": "ganbench.metrics.frechet (clean-fid algebra)"}

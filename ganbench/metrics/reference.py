@@ -8,7 +8,10 @@ float64 in a fraction of a second, and KID needs the features), as an ``.npz`` r
     cache_dir()/refstats/<dataset>-<split>-<extractor key>-n<n>-<all|seed<seed>>.npz
 
 The extractor key contains a prefix of the SHA1 of its weights, so features of another network
-(a retrained MNIST classifier) are never mixed in. When ``n`` is smaller than the split, the
+(a retrained MNIST classifier) are never mixed in; the Inception extractor's key also carries
+its resize mode and preprocessing version (``tf-inception-2015-12-05-legacy_tensorflow-pp2-…``),
+so each ``eval.resize`` mode has its own file. On load, the stored protocol is compared with
+the one the current extractor records; a file that differs (or cannot be read) is rebuilt. When ``n`` is smaller than the split, the
 reference subset is the first ``n`` entries of ``torch.randperm`` under ``seed``; when it covers
 the split, the whole split is used in its order and the seed plays no part.
 """
@@ -55,28 +58,54 @@ def reference_outputs(extractor: Extractor, dataset: str, split: str, n: int, se
     path = reference_path(dataset, split, extractor, n, seed, len(x))
     if str(path) in _memory:
         return _memory[str(path)]
-    if path.exists():
-        with np.load(path, allow_pickle=False) as blob:
-            outputs = {k: blob[k] for k in blob.files if k != "protocol_json"}
-            protocol = json.loads(str(blob["protocol_json"]))
+    idx = reference_indices(len(x), n, seed)
+    expected = {
+        "dataset": dataset,
+        "split": split,
+        "n_ref": int(len(x) if idx is None else len(idx)),
+        "ref_subset": "all" if idx is None else f"randperm seed {seed}",
+        **extractor.protocol(),
+    }
+    cached = _read_cached(path, expected)
+    if cached is not None:
+        outputs, protocol = cached
     else:
-        idx = reference_indices(len(x), n, seed)
         images = x if idx is None else x[idx]
         start = time.perf_counter()
         outputs = extractor.extract(images, device)
         seconds = time.perf_counter() - start
-        protocol = {
-            "dataset": dataset,
-            "split": split,
-            "n_ref": int(len(images)),
-            "ref_subset": "all" if idx is None else f"randperm seed {seed}",
-            **extractor.protocol(),
-        }
+        protocol = expected
         log.info("reference features %s: %d images in %.1f s", path.name, len(images), seconds)
         buf = io.BytesIO()
         np.savez(buf, protocol_json=np.array(json.dumps(protocol, sort_keys=True)), **outputs)
         atomic_write_bytes(path, buf.getvalue())
     _memory[str(path)] = (outputs, protocol)
+    return outputs, protocol
+
+
+def _read_cached(path: Path, expected: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """The cached outputs and protocol at ``path``, or None when absent, unreadable or stale.
+
+    Stale: the stored protocol differs from the one the current extractor would record (another
+    resize mode, preprocessing version, weights, subset...), e.g. a file written by an older
+    ganbench under the same name; it is then rebuilt, never silently reused.
+    """
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as blob:
+            outputs = {k: blob[k] for k in blob.files if k != "protocol_json"}
+            protocol = json.loads(str(blob["protocol_json"]))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("reference features %s are unreadable (%s); rebuilding them", path.name, exc)
+        return None
+    stored = json.loads(json.dumps(protocol, sort_keys=True))
+    wanted = json.loads(json.dumps(expected, sort_keys=True))
+    if stored != wanted:
+        changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        log.warning("reference features %s were computed under another protocol (%s differ); "
+                    "rebuilding them", path.name, ", ".join(changed))
+        return None
     return outputs, protocol
 
 
@@ -94,16 +123,17 @@ def prepare_reference(extractor: Extractor, ctx) -> None:
     device = ctx.device
     if torch.device(device).type == "cpu" and torch.cuda.is_available():
         device = torch.device("cuda")
-    reference_outputs(extractor, ctx.dataset.name, ctx.reference, ctx.num_samples, ctx.seed, device)
+    reference_outputs(extractor, ctx.dataset.name, ctx.reference, ctx.reference_size, ctx.seed, device)
 
 
 def paired_outputs(extractor: Extractor, fake: torch.Tensor, ctx) -> tuple[
         dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """Extractor outputs on the generated samples (shared within an evaluation) and on the
-    reference (``ctx.num_samples`` real images of ``ctx.reference``), plus the joint protocol."""
+    reference (``ctx.reference_size`` real images of ``ctx.reference``: ``eval.num_reference``,
+    by default ``eval.num_samples``), plus the joint protocol."""
     from ganbench.metrics.features import extract_shared
 
     fake_out = extract_shared(extractor, fake, ctx.device)
     ref_out, ref_protocol = reference_outputs(extractor, ctx.dataset.name, ctx.reference,
-                                              ctx.num_samples, ctx.seed, ctx.device)
+                                              ctx.reference_size, ctx.seed, ctx.device)
     return fake_out, ref_out, {"n_gen": int(len(fake)), **ref_protocol}
