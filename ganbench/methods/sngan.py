@@ -4,7 +4,7 @@ Miyato, Kataoka, Koyama, Yoshida 2018, "Spectral Normalization for Generative Ad
 Networks" (ICLR). Every weight of D is used as W/σ(W) (Eq. 8), σ estimated by one power
 iteration per training forward with a persistent u (Algorithm 1; ``torch.nn.utils.spectral_norm``,
 via :func:`ganbench.nets.layers.spectral`). Loss: the hinge version the paper reports as its best
-(Eq. 17 of the arXiv version; Lim & Ye 2017), :mod:`ganbench.methods.hinge`:
+(§4.1 and Table 2; Lim & Ye 2017), :mod:`ganbench.methods.hinge`:
 
   D: E relu(1 − D(x)) + E relu(1 + D(G(z)))        G: −E D(G(z))
 
@@ -68,7 +68,7 @@ def linear_decay(optimizers, base_lrs, iteration: int, total: int | None) -> Non
 
 @METHODS.register("sngan")
 class SNGAN(AdversarialMethod):
-    """Spectrally normalised D, hinge loss; the standard CNN (or ``net: resnet``)."""
+    """SN-GAN (Miyato et al. 2018): hinge loss, spectral norm on every D layer; standard CNN or ResNet."""
 
     name = "sngan"
     Params = SNGANParams
@@ -87,8 +87,7 @@ class SNGAN(AdversarialMethod):
         data = cls.data_defaults(info)
         net = overrides.get("net", data.get("net", cls.Params.model_fields["net"].default))
         net_defaults = RESNET_DEFAULTS if net == "resnet" else {}
-        merged = {**data, **net_defaults, **overrides}
-        return cls.Params(**merged).model_dump()
+        return super().resolve_params({**net_defaults, **overrides}, info)
 
     def d_loss(self, real_logits, fake_logits):
         return hinge.discriminator_loss(real_logits, fake_logits)
