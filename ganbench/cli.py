@@ -6,7 +6,6 @@ Every user mistake ends as one line on stderr and exit code 2 (:class:`GanbenchE
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -58,10 +57,9 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
 
     table = Table(show_header=True)
     if what == "methods":
-        table.add_column("method"); table.add_column("paper")
+        table.add_column("method"); table.add_column("description"); table.add_column("paper")
         for name, cls in METHODS.items():
-            doc = sys.modules[cls.__module__].__doc__ or ""
-            table.add_row(name, " ".join(doc.strip().split("\n\n")[0].split()))
+            table.add_row(name, cls.description(), cls.paper)
     elif what == "datasets":
         table.add_column("dataset"); table.add_column("kind"); table.add_column("shape")
         for name, cls in DATASETS.items():

@@ -286,7 +286,10 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
         method = METHODS.get(entry.name)
         for dataset in suite.datasets:
             try:
-                method.resolve_params(suite.method_overrides(entry), DATASETS.get(dataset).info)
+                resolved = method.resolve_params(suite.method_overrides(entry), DATASETS.get(dataset).info)
+                if suite.train.batch_size % resolved.get("pack", 1):
+                    fail(f"methods[{i}].params.pack", f"train.batch_size {suite.train.batch_size} is not a "
+                         f"multiple of pack {resolved['pack']} (PacGAN packs the batch into groups)")
             except ValidationError as exc:
                 key = exc.errors()[0]["loc"][0] if exc.errors()[0]["loc"] else None
                 where_from = ("methods", i, "params") if key in entry.params or key not in suite.params \

@@ -113,9 +113,9 @@ class Method(abc.ABC):
 
     @classmethod
     def description(cls) -> str:
-        """The first line of the class docstring, else of the module docstring."""
+        """The first paragraph of the class's own docstring, else of its module's, on one line."""
         doc = cls.__dict__.get("__doc__") or sys.modules[cls.__module__].__doc__ or ""
-        return doc.strip().splitlines()[0].strip() if doc.strip() else ""
+        return " ".join(doc.strip().split("\n\n")[0].split())
 
     @classmethod
     def data_defaults(cls, info: DatasetInfo) -> dict[str, Any]:

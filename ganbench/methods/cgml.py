@@ -136,6 +136,7 @@ def _lip(f, h: Hidden, z: torch.Tensor, clean, sigma: float):
 class CGML(Method):
     Params: ClassVar[type[MethodParams]] = CGMLParams
     name = "cgml"
+    paper = "Ramasinghe et al. 2021, Conditional Generative Modeling via Learning the Latent Space"
 
     def __init__(self, params: CGMLParams, info: DatasetInfo, device="cpu"):
         super().__init__(params, info, device)

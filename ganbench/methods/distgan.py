@@ -286,6 +286,7 @@ class DistGANParams(AutoEncodingGANParams):
 @METHODS.register("distgan")
 class DistGAN(AutoEncodingGAN):
     name = "distgan"
+    paper = "Tran et al. 2018, Dist-GAN: An Improved GAN using Distance Constraints"
     Params = DistGANParams
 
     @classmethod

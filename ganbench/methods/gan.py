@@ -23,6 +23,7 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 @METHODS.register("gan")
 class NonSaturatingGAN(AdversarialMethod):
     name = "gan"
+    paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
 
     def d_loss(self, real_logits, fake_logits):
         return discriminator_loss(real_logits, fake_logits)

@@ -19,6 +19,7 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 @METHODS.register("gan_minimax")
 class MinimaxGAN(AdversarialMethod):
     name = "gan_minimax"
+    paper = "Goodfellow et al. 2014, Generative Adversarial Nets"
 
     def d_loss(self, real_logits, fake_logits):
         return discriminator_loss(real_logits, fake_logits)

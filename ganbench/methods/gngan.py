@@ -86,6 +86,7 @@ class GNGANParams(AutoEncodingGANParams):
 @METHODS.register("gngan")
 class GNGAN(AutoEncodingGAN):
     name = "gngan"
+    paper = "Tran et al. 2019, Improving GAN with Neighbors Embedding and Gradient Matching"
     Params = GNGANParams
     fresh_batches = False  # Algorithm 1: one x, one z per iteration
 

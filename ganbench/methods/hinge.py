@@ -22,6 +22,7 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 @METHODS.register("hinge")
 class HingeGAN(AdversarialMethod):
     name = "hinge"
+    paper = "Lim & Ye 2017, Geometric GAN"
 
     def d_loss(self, real_logits, fake_logits):
         return discriminator_loss(real_logits, fake_logits)

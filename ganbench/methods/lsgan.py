@@ -29,6 +29,7 @@ def generator_loss(fake_logits, c=1.0) -> torch.Tensor:
 @METHODS.register("lsgan")
 class LSGAN(AdversarialMethod):
     name = "lsgan"
+    paper = "Mao et al. 2017, Least Squares Generative Adversarial Networks"
     Params = LSGANParams
 
     def d_loss(self, real_logits, fake_logits):

@@ -64,6 +64,8 @@ class SAN(AdversarialMethod):
     applied to the ``fun`` outputs and the direction loss is added.
     """
 
+    paper = "Takida et al. 2024, SAN: Inducing Metrizability of GAN with Discriminative Normalized Linear Layer"
+
     def __init__(self, params: MethodParams, info, device="cpu"):
         super().__init__(params, info, device)
         self.san_head = attach_san_head(self.D)  # ω unit-norm at construction

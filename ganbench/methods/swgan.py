@@ -105,6 +105,7 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, directions: torch.Tenso
 @METHODS.register("swgan")
 class SWGAN(AdversarialMethod):
     name = "swgan"
+    paper = "Deshpande et al. 2018, Generative Modeling using the Sliced Wasserstein Distance"
     Params = SWGANParams
 
     def d_loss(self, real_logits, fake_logits):

@@ -32,6 +32,7 @@ def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 @METHODS.register("wgan")
 class WGAN(AdversarialMethod):
     name = "wgan"
+    paper = "Arjovsky et al. 2017, Wasserstein Generative Adversarial Networks"
     Params = WGANParams
     optimizer = "rmsprop"
 

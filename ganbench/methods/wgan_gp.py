@@ -26,6 +26,7 @@ class WGANGPParams(MethodParams):
 @METHODS.register("wgan_gp")
 class WGANGP(AdversarialMethod):
     name = "wgan_gp"
+    paper = "Gulrajani et al. 2017, Improved Training of Wasserstein GANs"
     Params = WGANGPParams
 
     def d_loss(self, real_logits, fake_logits):
