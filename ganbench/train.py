@@ -3,7 +3,8 @@
 ``Trainer.run`` performs ``spec.iterations`` calls of ``method.step``, draws real batches by
 indexing the data tensor on the trial's device, evaluates at every ``eval_every`` iterations
 and at the end, checkpoints at each evaluation (networks, optimisers, RNG states), and stops
-the trial as ``diverged`` on a non-finite loss, keeping the last good metrics.
+the trial as ``diverged`` on a non-finite loss, keeping the last good metrics. Each
+evaluation's values also carry the method's own progress signals (:func:`merge_progress`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Callable
 import torch
 
 from ganbench.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from ganbench.errors import GanbenchError
 from ganbench.methods.base import Method
 
 #: evaluate(method) -> (metric values, protocol per metric)
@@ -31,6 +33,23 @@ class TrainResult:
     last_step: int
     error: str | None = None
     last_losses: dict[str, float] = field(default_factory=dict)
+
+
+def merge_progress(method: Method, values: dict, protocol: dict) -> tuple[dict, dict]:
+    """Add ``method.progress_values()`` (a method's own progress signals, e.g. BEGAN's ``began_m``)
+    to an evaluation's values, each with a protocol entry ``{"source": "method", "method": name,
+    ...}`` (extended by the method's optional ``progress_protocol`` mapping: its direction,
+    averaging window, definition), so they reach evals.jsonl, results.csv and MLflow like a metric.
+    A progress key that repeats a metric's value key is an error."""
+    progress = method.progress_values()
+    if not progress:
+        return values, protocol
+    clash = set(progress) & set(values)
+    if clash:
+        raise GanbenchError(f"method {method.name!r}: progress values {sorted(clash)} repeat metric value keys")
+    described = getattr(method, "progress_protocol", {}) or {}
+    extra = {key: {"source": "method", "method": method.name, **described.get(key, {})} for key in progress}
+    return {**values, **{k: float(v) for k, v in progress.items()}}, {**protocol, **extra}
 
 
 class Trainer:
@@ -77,6 +96,7 @@ class Trainer:
                 return TrainResult("diverged", step, f"non-finite loss at iteration {step}: {bad}", losses)
             if step % self.eval_every == 0 or step == self.iterations:
                 values, protocol = self.evaluate(self.method)
+                values, protocol = merge_progress(self.method, values, protocol)
                 elapsed = time.perf_counter() - start
                 self.on_eval(step, elapsed, values, protocol, losses)
                 self._checkpoint(elapsed)
