@@ -5,15 +5,29 @@ The local default starts a Ray instance owned by ganbench (``RAY_AUTH_MODE=disab
 anything starts: a GPU request where the cluster has none is an error, not a trial pending
 forever. Each Tune trial runs :func:`ganbench.trial.train_trial` on one ``TrialSpec`` and is
 named by the spec's content hash.
+
+A local Ray instance is ours: its session folder (``/tmp/ray/session_<time>_<pid>``) is
+recorded under the ganbench cache while it runs, and a driver that was killed leaves that
+record behind. The next :func:`ensure_ray` ends the processes that name a dead driver's session
+folder in their command line (raylet, GCS, dashboard and runtime-env agents, workers), found by
+that folder, never by a process name, so another user's or another live run's Ray is never
+touched.
+
+An environmental fault in a trial (a full or read-only disk: :class:`EnvironmentFault`) ends the
+whole run: in-process it propagates; under Tune the trial reports it before raising and a
+stopper stops every trial, so none is dispatched after it, and :func:`run_ray` raises it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import EnvironmentFault, GanbenchError, environment_fault
 from ganbench.spec import TrialSpec
 from ganbench.suite import Resources
 from ganbench.trial import TrialContext, env_for_workers, train_trial
@@ -27,7 +41,13 @@ def run_local(specs: list[TrialSpec], ctx: TrialContext, progress: ProgressFn | 
     for spec in specs:
         if progress:
             progress("start", {"trial_id": spec.trial_id, "label": spec.display})
-        record = train_trial(spec, ctx)
+        try:
+            record = train_trial(spec, ctx)
+        except Exception as exc:  # a full or read-only disk ends the run: no next trial
+            fault = environment_fault(exc, ctx.suite_dir)
+            if fault is None:
+                raise
+            raise fault from None
         results.append(record)
         if progress:
             progress("done", {"label": spec.display, **record})
@@ -52,12 +72,109 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         if address:
             ray.init(address=address, **kwargs)
         else:
+            end_leftover_ray()
             # "local": always a new instance owned by ganbench; without it ray.init joins the
             # cluster named in /tmp/ray/ray_current_cluster (left by any `ray start`, even a dead one)
             ray.init(address="local", num_cpus=num_cpus, **kwargs)
     except ConnectionError as exc:
         raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
+    if not address:
+        _record_session()
     return True
+
+
+def _sessions_dir() -> Path:
+    from ganbench.paths import cache_dir
+
+    return cache_dir() / "ray-sessions"
+
+
+def _record_session() -> None:
+    """Note this driver's local Ray session folder, so that a killed driver's Ray can be found."""
+    try:
+        import ray
+
+        session = ray._private.worker._global_node.get_session_dir_path()
+        folder = _sessions_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{os.getpid()}.json").write_text(json.dumps({"pid": os.getpid(), "session_dir": session,
+                                                                "since": time.time()}))
+    except Exception:  # best effort: a Ray without this internal API only loses the cleanup
+        pass
+
+
+def shutdown_ray() -> None:
+    """Shut down the Ray this driver started and forget its session record."""
+    import ray
+
+    ray.shutdown()
+    (_sessions_dir() / f"{os.getpid()}.json").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def processes_of_session(session_dir: str) -> list[int]:
+    """Pids whose command line names ``session_dir`` (Linux ``/proc``)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(session_dir.encode() in arg for arg in argv):
+            pids.append(int(entry.name))
+    return pids
+
+
+def end_leftover_ray(grace_s: float = 5.0) -> list[int]:
+    """End the local Ray processes of drivers that died without shutting Ray down; return the pids."""
+    folder = _sessions_dir()
+    if not folder.is_dir():
+        return []
+    ended: list[int] = []
+    for record_path in folder.glob("*.json"):
+        try:
+            record = json.loads(record_path.read_text())
+            pid, session = int(record["pid"]), str(record["session_dir"])
+        except (OSError, ValueError, KeyError, TypeError):
+            record_path.unlink(missing_ok=True)
+            continue
+        if _alive(pid) or "session_" not in Path(session).name:
+            continue
+        found = processes_of_session(session)
+        pids = list(found)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in pids:
+                try:
+                    os.kill(p, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace_s
+            while pids and time.monotonic() < deadline:
+                pids = [p for p in pids if _alive(p) and not _zombie(p)]
+                time.sleep(0.1)
+            if not pids:
+                break
+        ended.extend(found)
+        record_path.unlink(missing_ok=True)
+    return ended
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def resolve_resources(res: Resources, cluster: dict[str, float], source: str) -> dict[str, float]:
@@ -80,10 +197,41 @@ def resolve_resources(res: Resources, cluster: dict[str, float], source: str) ->
     return {"cpu": res.cpus_per_trial, "gpu": gpus}
 
 
+#: the key a trial reports when the environment failed it (read by :class:`_FaultStopper`)
+FAULT_KEY = "ganbench_environment_fault"
+
+
 def _tune_trainable(config: dict[str, Any]) -> None:
     spec = TrialSpec.from_dict(config["spec"])
     ctx = TrialContext(**config["ctx"])
-    train_trial(spec, ctx)
+    try:
+        train_trial(spec, ctx)
+    except Exception as exc:
+        fault = environment_fault(exc, ctx.suite_dir)
+        if fault is not None:
+            from ray import tune
+
+            tune.report({FAULT_KEY: str(fault)})
+        raise
+
+
+def _FaultStopper():
+    """A Tune stopper that stops every trial once one reported an environmental fault."""
+    from ray.tune.stopper import Stopper
+
+    class FaultStopper(Stopper):
+        def __init__(self):
+            self.fault: str | None = None
+
+        def __call__(self, trial_id, result):
+            if result.get(FAULT_KEY):
+                self.fault = self.fault or str(result[FAULT_KEY])
+            return self.fault is not None
+
+        def stop_all(self):
+            return self.fault is not None
+
+    return FaultStopper()
 
 
 def cluster_resources_for(resources: Resources, source: str) -> dict[str, float]:
@@ -111,6 +259,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
         labels = {s.trial_id: s.display for s in specs}
         storage = Path(ctx.suite_dir).resolve() / "ray"
         trainable = tune.with_resources(_tune_trainable, per_trial)
+        stopper = _FaultStopper()
         tuner = tune.Tuner(
             trainable,
             param_space={
@@ -127,11 +276,14 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
                 name=ctx.suite_name,
                 storage_path=str(storage),
                 verbose=0,
+                stop=stopper,
                 failure_config=tune.FailureConfig(max_failures=resources.max_failures),
                 callbacks=[_ProgressCallback(progress, labels)] if progress else [],
             ),
         )
         grid = tuner.fit()
+        if stopper.fault:
+            raise EnvironmentFault(stopper.fault)
         records = []
         for result in grid:
             spec = TrialSpec.from_dict(result.config["spec"])
@@ -141,7 +293,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
         return records
     finally:
         if started:
-            ray.shutdown()
+            shutdown_ray()
 
 
 def _ProgressCallback(progress: ProgressFn, labels: dict[str, str]):

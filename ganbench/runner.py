@@ -3,26 +3,48 @@
 Keeps design.md's data path straight: load+validate, expand, dispatch ``train_trial`` per
 spec, collect ``results/<suite>/`` into tables and plots, with one MLflow parent run per
 suite run and a child run per trial.
+
+Before Ray starts, the driver checks what the environment can tell it then (``--results`` a
+writable directory with room, the suite's folder name fits the file system), takes the suite
+folder's driver lock, and makes the MLflow store usable (:func:`ganbench.tracking.ensure_store`).
+A full or read-only disk met later ends the run with one line naming the path (exit 2), and no
+trial is dispatched after it.
+
+One driver per suite folder. A second ``ganbench run`` of the same suite into the same results
+folder (a second terminal, a scheduler starting a job twice, two nodes on one NFS folder) stops
+at once, naming the driver that holds the folder (host, pid, since), exit 2. Why a lock and not
+cooperating drivers with per-trial claims: everything a driver owns besides the trials is
+single-writer too (the MLflow parent run that a rerun re-attaches to, Ray Tune's experiment
+folder ``ray/`` that a sweep is restored from, ``suite.json``, the report), so claims would have
+to extend to all of those; per-trial heartbeats also need clocks that agree across NFS nodes,
+and a stale claim has to be stolen safely. One lock (``filelock``: ``flock`` on
+``<suite>/.driver.lock``, released by the kernel when the holder dies, so a killed driver never
+leaves the folder locked) gives "each trial trained once" with none of that; several machines
+share the work through a Ray cluster instead (``--address``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganbench.data.base import get_dataset, load_dataset
 from ganbench.dispatch import (ProgressFn, cluster_resources_for, ensure_ray, resolve_resources, run_local,
-                               run_ray)
-from ganbench.errors import AssetUnavailable, GanbenchError
+                               run_ray, shutdown_ray)
+from ganbench.errors import AssetUnavailable, GanbenchError, environment_fault
 from ganbench.metrics.base import EvalContext
-from ganbench.paths import atomic_write_text
+from ganbench.paths import atomic_write_text, check_name_fits, check_writable_dir
 from ganbench.registry import METRICS
 from ganbench.spec import TrialSpec
 from ganbench.suite import Suite, load_suite
-from ganbench.tracking import default_tracking_uri, end_run, ensure_experiment, start_parent_run
+from ganbench.tracking import (default_tracking_uri, end_run, ensure_experiment, ensure_store,
+                               follow_moved_results, start_parent_run)
 from ganbench.trial import TrialContext, read_status, trial_dir
 
 
@@ -81,9 +103,63 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
     source = str(path)
     suite = load_suite(path, quick=quick)
     specs = suite.expand()
-    results_root = Path(results_root).resolve()
+    results_root = check_writable_dir(results_root, "--results")
+    check_name_fits(results_root, suite.name, f"{source}: name:")
     suite_dir = results_root / suite.name
     _check_results_folder(suite_dir, suite, source)
+    try:
+        with driver_lock(suite_dir):
+            uri = tracking_uri or default_tracking_uri(results_root)
+            ensure_store(uri, results_root)
+            follow_moved_results(uri, results_root)
+            return _run_locked(suite, specs, source, suite_dir, quick, local, address, results_root,
+                               tracking_uri, progress)
+    except GanbenchError:
+        raise
+    except Exception as exc:  # a full or read-only disk: one line naming the path
+        fault = environment_fault(exc, suite_dir)
+        if fault is None:
+            raise
+        raise fault from None
+
+
+class DriverBusy(GanbenchError):
+    """Another driver holds the suite folder."""
+
+
+@contextmanager
+def driver_lock(suite_dir: Path):
+    """Hold ``<suite_dir>/.driver.lock`` for the whole run (see the module docstring)."""
+    from filelock import FileLock, Timeout
+
+    suite_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(suite_dir / ".driver.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        owner = None
+        for _ in range(20):  # the holder writes driver.json just after taking the lock
+            try:
+                owner = json.loads((suite_dir / "driver.json").read_text())
+                break
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        who = (f"host {owner.get('host')}, pid {owner.get('pid')}, since {owner.get('since')}"
+               if isinstance(owner, dict) else "driver unknown")
+        raise DriverBusy(f"{suite_dir}: another ganbench run is driving this suite folder ({who}); "
+                         "wait for it to end, or use another --results folder") from None
+    try:
+        atomic_write_text(suite_dir / "driver.json", json.dumps({
+            "host": socket.gethostname(), "pid": os.getpid(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S %Z")}))
+        yield
+    finally:
+        (suite_dir / "driver.json").unlink(missing_ok=True)
+        lock.release()
+
+
+def _run_locked(suite, specs, source, suite_dir, quick, local, address, results_root, tracking_uri,
+                progress) -> RunOutcome:
     # resources are checked against the cluster before anything is prepared or trained
     ray_started = ensure_ray(address) if not local else False
     try:
@@ -130,9 +206,7 @@ def _this_machine() -> dict[str, float]:
 
 def _shutdown_ray(started: bool) -> None:
     if started:
-        import ray
-
-        ray.shutdown()
+        shutdown_ray()
 
 
 def _run_prepared(suite, specs, source, suite_dir, quick, local, address, results_root, tracking_uri,
@@ -183,5 +257,9 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
             client.log_artifacts(parent, str(suite_dir / "plots"), "plots")
         status = "FINISHED"
     finally:
-        end_run(uri, parent, status)
+        try:
+            end_run(uri, parent, status)
+        except Exception as exc:  # a full disk also fails this write: keep the first fault's line
+            if environment_fault(exc) is None or status == "FINISHED":
+                raise
     return RunOutcome(suite, suite_dir, specs, statuses, report, uri, parent)

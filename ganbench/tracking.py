@@ -11,13 +11,35 @@ file store). The driver creates the database and the experiment before any trial
 so trials running in parallel only add runs. Trials talk to the store through an explicit
 ``MlflowClient`` (no global active run), which works the same in-process, in a Ray worker,
 or on a remote node pointed at a tracking server.
+
+The SQLite store survives a kill at any moment (:func:`ensure_store`, run by the driver before
+Ray starts). MLflow creates a store by running ~70 alembic migrations, committed one by one, so
+a kill in the middle (the first seconds of a first run) used to leave a store that every later
+run failed on (``table ... already exists``). Now a store is only ever created or migrated under
+a temporary name (``.mlflow.db.tmp<pid>``) and renamed into place when MLflow has finished with
+it; temporaries of a killed driver are removed at the next start. A ``mlflow.db`` that is not a
+usable MLflow store anyway (zero bytes, not SQLite, another program's database, a half-made
+schema, a revision this MLflow does not know, a failing integrity check) is moved aside to
+``mlflow.db.broken-<time>`` (never deleted) and a new store is rebuilt from the results folder,
+which holds every trial's spec, evaluations and status: one child run per trial (params,
+metrics at every step, status, samples and checkpoint as artifacts) under one parent run per
+suite. Runs of a sweep's search (``tune/``) are not rebuilt: only the trials under ``trials/``.
+Store creation is serialised by a lock file beside the store (two drivers of different suites
+may share one results folder).
+
+Artifact locations follow the results folder: the experiment's and runs' artifact locations
+are rewritten at each start when the folder was moved or copied (MLflow stores them as absolute
+``file://`` URIs), so a copied folder never logs into the old one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sqlite3
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +56,234 @@ RUN_KEY_TAG = "ganbench.run_key"
 
 def default_tracking_uri(results_root: Path) -> str:
     return f"sqlite:///{Path(results_root).resolve() / 'mlflow.db'}"
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, or None for any other store."""
+    prefix = "sqlite:///"
+    return Path(tracking_uri[len(prefix):]) if tracking_uri.startswith(prefix) else None
+
+
+def _head_revision() -> str:
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return _get_latest_schema_revision()
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    return {r.revision for r in ScriptDirectory.from_config(_get_alembic_config("")).walk_revisions()}
+
+
+def inspect_store(db: Path) -> tuple[str, str]:
+    """``(state, why)`` of a SQLite store file: ``missing``, ``ok``, ``old`` (an older MLflow's
+    complete store: migrate it) or ``broken`` (rebuild it), read without writing to it."""
+    db = Path(db)
+    if not db.exists():
+        return "missing", "no store yet"
+    if db.stat().st_size == 0:
+        return "broken", "zero bytes"
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        return "broken", f"cannot open: {exc}"
+    try:
+        tables = {row[0] for row in con.execute("select name from sqlite_master where type = 'table'")}
+        if "experiments" not in tables or "runs" not in tables:
+            return "broken", "not an MLflow store (no experiments/runs tables)"
+        if "alembic_version" not in tables:
+            return "broken", "half-made store (no schema revision recorded)"
+        leftovers = sorted(t for t in tables if t.startswith("_alembic_tmp"))
+        if leftovers:
+            return "broken", f"half-migrated store (leftover {leftovers[0]})"
+        rows = con.execute("select version_num from alembic_version").fetchall()
+        if len(rows) != 1:
+            return "broken", "half-made store (no single schema revision)"
+        revision = rows[0][0]
+        if con.execute("pragma quick_check").fetchone()[0] != "ok":
+            return "broken", "damaged database (integrity check failed)"
+    except sqlite3.DatabaseError as exc:
+        return "broken", f"not a usable SQLite database ({exc})"
+    finally:
+        con.close()
+    if revision == _head_revision():
+        return "ok", f"schema {revision}"
+    if revision in _known_revisions():
+        return "old", f"schema {revision} of an older MLflow"
+    return "broken", f"schema revision {revision} unknown to this MLflow"
+
+
+def _open_store(db: Path) -> None:
+    """Let MLflow create (or migrate) the store in ``db`` and close it again."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{db}", (db.parent / "mlartifacts").as_uri())
+    store.engine.dispose()
+
+
+def _remove_db(db: Path) -> None:
+    for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal"),
+                 db.with_name(db.name + "-shm")):
+        path.unlink(missing_ok=True)
+
+
+def ensure_store(tracking_uri: str, results_root: Path) -> list[str]:
+    """Make the SQLite store at ``tracking_uri`` usable whatever a killed run left; return notes.
+
+    Nothing to do for a tracking server. See the module docstring for the states handled.
+    """
+    db = sqlite_path(tracking_uri)
+    if db is None:
+        return []
+    from filelock import FileLock
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    with FileLock(str(db.with_name(f".{db.name}.lock"))):
+        for stale in db.parent.glob(f".{db.name}.tmp*"):  # a creation or migration that was killed
+            stale.unlink(missing_ok=True)
+        state, why = inspect_store(db)
+        if state == "ok":
+            pass
+        elif state == "old":
+            tmp = db.with_name(f".{db.name}.tmp{os.getpid()}")
+            try:
+                con, out = sqlite3.connect(db, timeout=30), sqlite3.connect(tmp)
+                con.backup(out)
+                con.close()
+                out.close()
+                _open_store(tmp)
+                os.replace(tmp, db)
+                notes.append(f"{db}: migrated from {why}")
+            except Exception as exc:  # the migration itself fails: rebuild instead
+                _remove_db(tmp)
+                state, why = "broken", f"{why}, migration failed ({type(exc).__name__})"
+        if state in ("missing", "broken"):
+            if state == "broken":
+                aside = db.with_name(f"{db.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+                os.replace(db, aside)
+                for suffix in ("-journal", "-wal", "-shm"):
+                    side = db.with_name(db.name + suffix)
+                    if side.exists():
+                        os.replace(side, aside.with_name(aside.name + suffix))
+                notes.append(f"{db}: {why}; moved to {aside.name}, rebuilding it from {results_root}")
+            tmp = db.with_name(f".{db.name}.tmp{os.getpid()}")
+            try:
+                _open_store(tmp)
+                if state == "broken":
+                    rebuilt = rebuild_from_results(f"sqlite:///{tmp}", Path(results_root))
+                    notes.append(f"{db}: rebuilt {rebuilt} trial runs from the results folder")
+                os.replace(tmp, db)
+            finally:
+                _remove_db(tmp)
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return notes
+
+
+def rebuild_from_results(tracking_uri: str, results_root: Path) -> int:
+    """Recreate one run per trial folder under ``results_root/<suite>/trials/``; return how many."""
+    from ganbench.paths import read_json_lines
+
+    client = MlflowClient(tracking_uri)
+    count = 0
+    for suite_json in sorted(Path(results_root).glob("*/suite.json")):
+        try:
+            name = json.loads(suite_json.read_text()).get("name") or suite_json.parent.name
+        except (OSError, ValueError):
+            continue
+        trials = sorted(p for p in (suite_json.parent / "trials").glob("*/spec.json"))
+        if not trials:
+            continue
+        experiment_id = ensure_experiment(tracking_uri, name, Path(results_root) / "mlartifacts")
+        parent = client.create_run(experiment_id, run_name=f"{name} (rebuilt)",
+                                   tags={SUITE_TAG: name, "ganbench.rebuilt": "true"})
+        for spec_path in trials:
+            folder = spec_path.parent
+            spec, status = _read_dict(spec_path), _read_dict(folder / "status.json")
+            if spec is None:
+                continue
+            status = status or {"status": "unknown"}
+            _rebuild_trial(client, experiment_id, parent.info.run_id, folder, spec, status,
+                           read_json_lines(folder / "evals.jsonl"))
+            count += 1
+        client.set_terminated(parent.info.run_id, "FINISHED")
+    return count
+
+
+def _read_dict(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _rebuild_trial(client: MlflowClient, experiment_id: str, parent_id: str, folder: Path,
+                   spec: dict[str, Any], status: dict[str, Any], evals: list[dict[str, Any]]) -> None:
+    from ganbench.spec import TrialSpec
+
+    trial_id = spec.get("trial_id") or folder.name
+    fields = {k: v for k, v in spec.items() if k not in ("trial_id", "suite")}
+    try:
+        ts = TrialSpec.from_dict(fields)
+        params, name = ts.flat(), ts.display
+    except (TypeError, KeyError, ValueError):
+        params, name = {}, trial_id
+    run = client.create_run(experiment_id, run_name=name, tags={
+        TRIAL_TAG: trial_id, PARENT_TAG: parent_id, STATUS_TAG: str(status.get("status")),
+        "ganbench.rebuilt": "true"})
+    run_id = run.info.run_id
+    client.log_batch(run_id, params=[Param(k, _short(v)) for k, v in sorted(params.items())])
+    metrics = []
+    for record in evals:
+        step = record.get("step")
+        if not isinstance(step, int):
+            continue
+        values = dict(record.get("values") or {})
+        if "elapsed_s" in record:
+            values["elapsed_s"] = record["elapsed_s"]
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and value is not None:
+                metrics.append(Metric(key, float(value), 0, step))
+    for i in range(0, len(metrics), 900):
+        client.log_batch(run_id, metrics=metrics[i:i + 900])
+    for artifact in ("samples.png", "samples.npy", "checkpoint.pt"):
+        if (folder / artifact).exists():
+            client.log_artifact(run_id, str(folder / artifact))
+    done = status.get("status") in ("finished", "diverged")
+    client.set_terminated(run_id, "FINISHED" if done else "FAILED")
+
+
+def follow_moved_results(tracking_uri: str, results_root: Path) -> int:
+    """Re-root artifact locations recorded under another folder's ``mlartifacts``; return how many.
+
+    MLflow records artifact locations as absolute ``file://`` URIs; a results folder moved or
+    copied elsewhere would keep logging into the old place. Only locations that end in the
+    store's own ``mlartifacts`` layout are rewritten (a user's own artifact root is left alone).
+    """
+    db = sqlite_path(tracking_uri)
+    if db is None or not db.exists():
+        return 0
+    here = (Path(results_root).resolve() / "mlartifacts").as_uri()
+    changed = 0
+    with sqlite3.connect(db, timeout=30) as con:
+        rows = con.execute("select experiment_id, artifact_location from experiments").fetchall()
+        for exp_id, location in rows:
+            if not location or not location.startswith("file://") or location == here:
+                continue
+            old_root = location.rsplit("/mlartifacts", 1)[0] + "/mlartifacts" if "/mlartifacts" in location else None
+            if old_root is None or old_root == here:
+                continue
+            con.execute("update experiments set artifact_location = ? where experiment_id = ?",
+                        (here + location[len(old_root):], exp_id))
+            cur = con.execute("update runs set artifact_uri = ? || substr(artifact_uri, ?) "
+                              "where experiment_id = ? and artifact_uri like ?",
+                              (here, len(old_root) + 1, exp_id, old_root + "/%"))
+            changed += 1 + max(cur.rowcount, 0)
+    return changed
 
 
 def _retry(fn, *args, attempts: int = 8, **kwargs):

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ganbench.data.base import get_dataset, load_dataset
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, environment_fault
 from ganbench.faults import ENV_VAR as FAULT_ENV, fault_for, inject, parse_plan
 from ganbench.paths import atomic_write_bytes, atomic_write_text
 from ganbench.registry import METHODS
@@ -241,7 +241,9 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
         return result.status, result.error, result.last_step
     except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
         return _fault(folder, "oom", exc)
-    except Exception as exc:  # a fault in one trial must never stop the suite
+    except Exception as exc:  # a fault in one trial must never stop the suite...
+        if environment_fault(exc) is not None:
+            raise  # ...but a full or read-only disk is not the trial's: it ends the run (dispatch)
         return _fault(folder, "failed", exc)
 
 
