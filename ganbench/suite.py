@@ -36,6 +36,47 @@ class SuiteError(GanbenchError):
     """A malformed suite file; the message names the file and the key path."""
 
 
+#: the longest suite name: it names a folder, and file systems take 255 bytes per component
+MAX_NAME = 128
+#: the deepest nesting of mappings and lists a suite may have (a real one has fewer than 8)
+MAX_DEPTH = 32
+
+
+class _SuiteLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping (YAML says keys are
+    unique; PyYAML would keep the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                try:
+                    earlier = first.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: SafeLoader reports it itself
+                    continue
+                if earlier is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice (lines {earlier.start_mark.line + 1} and "
+                        f"{key_node.start_mark.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_depth(raw: Any, source: str) -> None:
+    """One line for a document nested deeper than :data:`MAX_DEPTH` (no recursion here)."""
+    stack = [(raw, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise SuiteError(f"{source}: {key_path(path[:3])}...: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -132,7 +173,8 @@ class QuickProfile(_Strict):
 
 
 class Suite(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    #: one safe path component: the name of the suite's results folder (not ``.`` or ``..``)
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_NAME)
     datasets: list[str] = Field(min_length=1)
     methods: list[MethodEntry] = Field(min_length=1)
     #: hyperparameter overrides for every method (a method's own ``params`` win)
@@ -149,6 +191,14 @@ class Suite(_Strict):
     @classmethod
     def _names_to_entries(cls, v):
         return [_method_entry(x) for x in v] if isinstance(v, list) else v
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder(cls, v):
+        if v.strip(".") == "":
+            raise ValueError("expected a folder name (this one names the results folder itself or its "
+                             "parent)")
+        return v
 
     def method_overrides(self, entry: MethodEntry) -> dict[str, Any]:
         return {**self.params, **entry.params}
@@ -335,10 +385,13 @@ def load_suite(path: str | Path, quick: bool = False) -> Suite:
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{source}: cannot read: {exc}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SuiteLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError(f"{source}: {where}invalid YAML: {problem}") from None
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise SuiteError(f"{source}: nested more than {MAX_DEPTH} levels deep (too deep to read)") from None
+    _check_depth(raw, source)
     return parse_suite(raw, source, quick=quick)
