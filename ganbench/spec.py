@@ -34,6 +34,13 @@ class TrialSpec:
     resize: str = "clean"
     #: eval.num_reference; None (= num_samples) is left out of to_dict() and the id
     num_reference: int | None = None
+    #: parameters of a parametrised dataset (``image_folder``: path, size), sorted pairs; empty
+    #: for plain datasets, and then left out of to_dict() so their trial ids do not change
+    dataset_params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def dataset_param_dict(self) -> dict[str, Any]:
+        return dict(self.dataset_params)
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -47,6 +54,10 @@ class TrialSpec:
             del data["resize"]  # likewise: trial ids from before eval.resize are unchanged
         if data.get("num_reference") is None:
             data.pop("num_reference", None)
+        if self.dataset_params:
+            data["dataset_params"] = dict(self.dataset_params)
+        else:
+            data.pop("dataset_params", None)  # likewise for plain datasets
         data["params"] = dict(self.params)
         data["metrics"] = list(self.metrics)
         return data
@@ -56,6 +67,7 @@ class TrialSpec:
         data = dict(data)
         data["params"] = tuple(sorted(dict(data["params"]).items()))
         data["metrics"] = tuple(data["metrics"])
+        data["dataset_params"] = tuple(sorted(dict(data.get("dataset_params") or {}).items()))
         return cls(**data)
 
     @property
@@ -75,6 +87,8 @@ class TrialSpec:
                 out.update({f"param.{k}": v for k, v in value.items()})
             elif key == "metrics":
                 out["metrics"] = ",".join(value)
+            elif key == "dataset_params":
+                out.update({f"dataset.{k}": v for k, v in value.items()})
             else:
                 out[key] = value
         out["trial_id"] = self.trial_id

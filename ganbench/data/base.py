@@ -97,6 +97,15 @@ def md5_of(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
+def md5_file(path: Path) -> str:
+    """MD5 of a file, read in 4 MiB blocks (the STL-10 and CelebA archives are gigabytes)."""
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
