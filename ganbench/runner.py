@@ -67,18 +67,32 @@ def _driver_device():
 
 def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
     """Data sets and metric assets (classifier, Inception, reference stats), once, here."""
-    for dataset in suite.datasets:
+    for dataset, dataset_params in suite.dataset_entries():
         if progress:
             progress("prepare", {"what": f"dataset {dataset}"})
-        get_dataset(dataset).prepare()
-        info = get_dataset(dataset).info
+        ds = get_dataset(dataset, dataset_params)
+        ds.prepare()
+        info = ds.info
         ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples, device=_driver_device(),
                           resize=suite.eval.resize, num_reference=suite.eval.num_reference)
         for name in suite.eval.metrics:
             if progress:
                 progress("prepare", {"what": f"metric {name} on {dataset}"})
             METRICS.get(name)().prepare(ctx)
-        load_dataset(dataset, "train")
+        load_dataset(info.name, "train")
+
+
+def check_datasets(suite: Suite, source: str) -> None:
+    """Make every dataset of the suite available in the cache, or raise one line saying how.
+
+    Runs before Ray starts and before any trial (or sweep) is dispatched: a dataset that no
+    source can provide is an :class:`AssetUnavailable` naming the suite file, exit code 2.
+    """
+    for dataset, dataset_params in suite.dataset_entries():
+        try:
+            get_dataset(dataset, dataset_params).prepare()
+        except AssetUnavailable as err:
+            raise AssetUnavailable(f"{source}: datasets: {err}") from None
 
 
 def _check_results_folder(suite_dir: Path, suite: Suite, source: str) -> None:
@@ -107,6 +121,7 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
     check_name_fits(results_root, suite.name, f"{source}: name:")
     suite_dir = results_root / suite.name
     _check_results_folder(suite_dir, suite, source)
+    check_datasets(suite, source)  # a missing dataset: one line, before Ray or any trial starts
     try:
         with driver_lock(suite_dir):
             uri = tracking_uri or default_tracking_uri(results_root)
@@ -241,7 +256,7 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
         else:
             run_ray(specs, ctx, suite.resources, source, address, progress)
         statuses = {s.trial_id: read_status(trial_dir(ctx, s)) or {"status": "unknown"} for s in specs}
-        centres = {d: get_dataset(d).info.extras.get("centres") for d in suite.datasets}
+        centres = {d: get_dataset(d, p).info.extras.get("centres") for d, p in suite.dataset_entries()}
         report = build_report(suite_dir, value_directions(),
                               centres={d: c for d, c in centres.items() if c},
                               methods=sweep.rows if sweep else [m.row for m in suite.methods],

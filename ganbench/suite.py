@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganbench.data.base import get_dataset
 from ganbench.errors import GanbenchError
 from ganbench.registry import DATASETS, METHODS, METRICS
 from ganbench.spec import TrialSpec
@@ -155,7 +156,7 @@ def _method_entry(value: Any) -> Any:
 class QuickProfile(_Strict):
     """The parts of a suite that ``--quick`` may replace (each one optional)."""
 
-    datasets: list[str] | None = None
+    datasets: list[str | dict[str, Any]] | None = None
     params: dict[str, Any] | None = None
     #: per-method overrides, keyed by a method's name or label: ``{wgan: {critic_boost: false}}``
     method_params: dict[str, dict[str, Any]] | None = None
@@ -175,7 +176,12 @@ class QuickProfile(_Strict):
 class Suite(_Strict):
     #: one safe path component: the name of the suite's results folder (not ``.`` or ``..``)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_NAME)
+    #: dataset names; an entry with parameters (``{name: image_folder, path: DIR, size: 32}``)
+    #: is split into its name here and its parameters in :attr:`dataset_params`
     datasets: list[str] = Field(min_length=1)
+    #: per entry of :attr:`datasets`, its parameters (``{}`` for a plain name); filled from the
+    #: entries, never written in a suite file
+    dataset_params: list[dict[str, Any]] = Field(default_factory=list)
     methods: list[MethodEntry] = Field(min_length=1)
     #: hyperparameter overrides for every method (a method's own ``params`` win)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -192,6 +198,29 @@ class Suite(_Strict):
     def _names_to_entries(cls, v):
         return [_method_entry(x) for x in v] if isinstance(v, list) else v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_entries(cls, data):
+        """``datasets: [mnist, {name: image_folder, path: DIR, size: 32}]`` -> names + parameters."""
+        if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
+            return data
+        if "dataset_params" in data and all(isinstance(d, str) for d in data["datasets"]):
+            return data  # already split (a suite's own model_dump)
+        names, params = [], []
+        for entry in data["datasets"]:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                names.append(entry["name"])
+                params.append({k: v for k, v in entry.items() if k != "name"})
+            else:
+                names.append(entry)
+                params.append({})
+        return {**data, "datasets": names, "dataset_params": params}
+
+    def dataset_entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(name, parameters)`` per dataset entry (parameters ``{}`` for a plain name)."""
+        params = self.dataset_params or [{} for _ in self.datasets]
+        return list(zip(self.datasets, params))
+
     @field_validator("name")
     @classmethod
     def _one_folder(cls, v):
@@ -206,8 +235,8 @@ class Suite(_Strict):
     def expand(self) -> list[TrialSpec]:
         """The grid datasets × methods × seeds as frozen, fully resolved trial specs."""
         specs = []
-        for dataset in self.datasets:
-            info = DATASETS.get(dataset).info
+        for dataset, dataset_params in self.dataset_entries():
+            info = get_dataset(dataset, dataset_params).info
             for entry in self.methods:
                 params = METHODS.get(entry.name).resolve_params(self.method_overrides(entry), info)
                 for seed in self.seeds:
@@ -225,6 +254,7 @@ class Suite(_Strict):
                         label=entry.label or "",
                         resize=self.eval.resize,
                         num_reference=self.eval.num_reference,
+                        dataset_params=tuple(sorted(dataset_params.items())),
                     ))
         return specs
 
@@ -327,16 +357,29 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
     def fail(path: str, what: str):
         raise SuiteError(f"{source}: {where}{path}: {what}")
 
-    for i, dataset in enumerate(suite.datasets):
+    infos = {}
+    for i, (dataset, dataset_params) in enumerate(suite.dataset_entries()):
         if dataset not in DATASETS:
             fail(f"datasets[{i}]", f"unknown dataset {dataset!r} (known: {', '.join(DATASETS.names())})")
+        if dataset in infos:
+            fail(f"datasets[{i}]", f"{dataset!r} appears twice")
+        takes = getattr(DATASETS.get(dataset), "params_help", None)
+        if dataset_params and not takes:
+            fail(f"datasets[{i}]", f"dataset {dataset!r} takes no parameters (got {', '.join(dataset_params)})")
+        if takes and not dataset_params:
+            fail(f"datasets[{i}]", f"dataset {dataset!r} needs parameters: {{name: {dataset}, {takes}}}")
+        try:
+            infos[dataset] = get_dataset(dataset, dataset_params).info
+        except GanbenchError as err:
+            key, _, rest = str(err).partition(": ")
+            fail(f"datasets[{i}].{key}" if key.isidentifier() and rest else f"datasets[{i}]", rest or str(err))
     for i, entry in enumerate(suite.methods):
         if entry.name not in METHODS:
             fail(f"methods[{i}].name", f"unknown method {entry.name!r} (known: {', '.join(METHODS.names())})")
         method = METHODS.get(entry.name)
         for dataset in suite.datasets:
             try:
-                resolved = method.resolve_params(suite.method_overrides(entry), DATASETS.get(dataset).info)
+                resolved = method.resolve_params(suite.method_overrides(entry), infos[dataset])
                 if suite.train.batch_size % resolved.get("pack", 1):
                     fail(f"methods[{i}].params.pack", f"train.batch_size {suite.train.batch_size} is not a "
                          f"multiple of pack {resolved['pack']} (PacGAN packs the batch into groups)")
@@ -356,7 +399,7 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
         if metric not in METRICS:
             fail(f"eval.metrics[{i}]", f"unknown metric {metric!r} (known: {', '.join(METRICS.names())})")
         for dataset in suite.datasets:
-            info = DATASETS.get(dataset).info
+            info = infos[dataset]
             if not METRICS.get(metric).applies_to(info):
                 fail(f"eval.metrics[{i}]", f"metric {metric!r} does not apply to dataset {dataset!r}")
     produced = {key: name for name in suite.eval.metrics if name in METRICS for key in METRICS.get(name).outputs}

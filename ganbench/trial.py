@@ -183,8 +183,8 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
     np.random.seed(spec.seed)
     device = _device()
     try:
-        info = get_dataset(spec.dataset).info
-        data, _ = load_dataset(spec.dataset, "train", device)
+        info = get_dataset(spec.dataset, spec.dataset_param_dict).info  # info.name: the instance's name
+        data, _ = load_dataset(info.name, "train", device)
         method_cls = METHODS.get(spec.method)
         method = method_cls(method_cls.Params(**spec.param_dict), info, device)
         fault = fault_for(ctx.fault_inject, spec)
@@ -192,7 +192,7 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
             method.step = inject(method.step, fault, lambda: method.iteration, folder)
 
         def run_eval(m):
-            return evaluate(m.sample, spec.dataset, list(spec.metrics), spec.num_samples,
+            return evaluate(m.sample, info.name, list(spec.metrics), spec.num_samples,
                             spec.reference, device, spec.seed, resize=spec.resize,
                             num_reference=spec.num_reference)
 

@@ -10,8 +10,10 @@ Network (``Classifier28``): conv3×3 16 → BN → ReLU → maxpool2 → conv3×
 maxpool2 → FC 128 → ReLU (the *feature*, 128-d) → dropout 0.25 → FC ``num_classes`` (the
 *logits*). Training: Adam (one-cycle schedule, peak lr 3e-3), batch 128, 3 epochs on the train
 split, seeded init and shuffling (deterministic up to CPU/GPU kernel nondeterminism); about
-35 s on 2 idle CPU cores, reaching 99.2–99.3 % on the MNIST test split. It must reach
-:data:`MIN_ACCURACY` on the test split or :class:`ClassifierTooWeak` is raised.
+35 s on 2 idle CPU cores, reaching 99.2–99.3 % on the MNIST test split. The same recipe
+(3 epochs) gives 90.96 % on the Fashion-MNIST test split (227 s on 2 busy CPU cores). It must
+reach :data:`MIN_ACCURACY` (MNIST 0.99, Fashion-MNIST 0.90) on the test split or
+:class:`ClassifierTooWeak` is raised.
 
 The code is written for any 28×28 grey dataset with labels: pass its registered name; the
 cache file and the minimum accuracy are per dataset.

@@ -86,8 +86,8 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
         {"trial_id": ray_id, "suite": cell["ctx"]["suite_name"], "coords": coords, **spec.to_dict()}, indent=2))
     torch.set_num_threads(max(1, cell["ctx"]["threads"]))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    info = get_dataset(spec.dataset).info
-    data, _ = load_dataset(spec.dataset, "train", device)
+    info = get_dataset(spec.dataset, spec.dataset_param_dict).info  # info.name: the instance's name
+    data, _ = load_dataset(info.name, "train", device)
     method_cls = METHODS.get(spec.method)
     method = method_cls(method_cls.Params(**spec.param_dict), info, device)
     elapsed_before = 0.0
@@ -113,7 +113,7 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
                        {**{f"coord.{k}": v for k, v in coords.items()}, **spec.flat(), "trial_id": ray_id})
 
     def run_eval(m):
-        return evaluate(m.sample, spec.dataset, list(spec.metrics), spec.num_samples, spec.reference,
+        return evaluate(m.sample, info.name, list(spec.metrics), spec.num_samples, spec.reference,
                         device, spec.seed)
 
     def on_eval(step: int, elapsed: float, values: dict, protocol: dict, losses: dict) -> None:
