@@ -63,7 +63,8 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
     elif what == "datasets":
         table.add_column("dataset"); table.add_column("kind"); table.add_column("shape")
         for name, cls in DATASETS.items():
-            table.add_row(name, cls.info.kind, "x".join(map(str, cls.info.shape)))
+            params = getattr(cls, "params_help", None)  # a parametrised family (image_folder)
+            table.add_row(name, cls.info.kind, f"({params})" if params else "x".join(map(str, cls.info.shape)))
     elif what == "metrics":
         table.add_column("metric"); table.add_column("values"); table.add_column("applies to"); table.add_column("about")
         for name, cls in METRICS.items():
@@ -171,14 +172,21 @@ def ui(results: Path = typer.Option(Path("results"), "--results", help="Results 
 
 
 @data_app.command("prepare")
-def data_prepare(name: str = typer.Argument(..., help="Dataset name, e.g. mnist")):
+def data_prepare(name: str = typer.Argument(..., help="Dataset name, e.g. mnist"),
+                 from_: Optional[Path] = typer.Option(None, "--from", help="A local copy in the official format "
+                                                      "(e.g. cifar-10-python.tar.gz, the fashion-mnist .deb)")):
     """Fetch/convert a dataset into the ganbench cache so that runs need no network."""
     from ganbench.data.base import get_dataset
     from ganbench.paths import cache_dir
 
     try:
         ds = get_dataset(name)
-        ds.prepare()
+        if from_ is None:
+            ds.prepare()
+        elif hasattr(ds, "prepare_from"):
+            ds.prepare_from(from_)
+        else:
+            raise GanbenchError(f"data prepare {name}: --from is not supported for this dataset")
     except GanbenchError as err:
         _fail(err)
     out.print(f"{name}: ready in {cache_dir()}", highlight=False)
