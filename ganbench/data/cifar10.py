@@ -46,11 +46,12 @@ SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batc
 
 
 class _BatchUnpickler(pickle.Unpickler):
-    """Admits numpy arrays and builtin containers only (a batch is a dict of bytes, lists, an array)."""
+    """Admits numpy arrays and builtin containers only (a batch is a dict of str, lists, an array)."""
 
     _allowed = {
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 writes bytes at protocol 2 (a copy re-pickled by Python 3)
     }
 
     def find_class(self, module, name):
