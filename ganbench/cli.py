@@ -46,6 +46,10 @@ def validate(suite: Path = typer.Argument(..., help="Suite YAML file"),
         line += (f"; sweep: {len(cells_of(s))} cells x budget {s.tune.budget}, then the defaults and each "
                  f"best re-run with {len(s.seeds)} seeds")
     out.print(line, highlight=False)
+    from ganbench.runner import budget_warnings
+
+    for warning in budget_warnings(s, str(suite)):
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -111,13 +115,21 @@ def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder,
     from ganbench.report.build import build_report
     from ganbench.metrics.evaluate import value_directions
 
+    from ganbench.errors import environment_fault
+
     if not (suite_dir / "trials").is_dir():
         _fail(GanbenchError(f"{suite_dir}: not a ganbench results folder (no trials/ inside)"))
-    paths = build_report(suite_dir, value_directions(), **_report_extras(suite_dir))
-    if (suite_dir / "tune" / "trials.jsonl").exists():
-        from ganbench.tune.outputs import write_tune_outputs
+    try:
+        paths = build_report(suite_dir, value_directions(), **_report_extras(suite_dir))
+        if (suite_dir / "tune" / "trials.jsonl").exists():
+            from ganbench.tune.outputs import write_tune_outputs
 
-        paths.update(write_tune_outputs(suite_dir))
+            paths.update(write_tune_outputs(suite_dir))
+    except Exception as exc:  # a full or read-only disk: one line naming the path
+        fault = environment_fault(exc, suite_dir)
+        if fault is None:
+            raise
+        _fail(fault)
     for name, path in paths.items():
         out.print(f"{name}: {path}", highlight=False)
 

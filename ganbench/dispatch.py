@@ -122,7 +122,8 @@ def _alive(pid: int) -> bool:
 
 
 def processes_of_session(session_dir: str) -> list[int]:
-    """Pids whose command line names ``session_dir`` (Linux ``/proc``)."""
+    """Pids whose command line names ``session_dir`` or a path inside it (Linux ``/proc``)."""
+    name = session_dir.rstrip("/").encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -131,7 +132,7 @@ def processes_of_session(session_dir: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(session_dir.encode() in arg for arg in argv):
+        if any(arg.endswith(name) or name + b"/" in arg for arg in argv):
             pids.append(int(entry.name))
     return pids
 

@@ -278,3 +278,58 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
             if environment_fault(exc) is None or status == "FINISHED":
                 raise
     return RunOutcome(suite, suite_dir, specs, statuses, report, uri, parent)
+
+
+#: what :func:`budget_warnings` assumes to estimate a run's length: a training iteration takes at
+#: least this long (a tiny net's step on a fast machine; real ones are slower)
+MIN_SECONDS_PER_ITERATION = 1e-4
+#: past these, a budget is warned about at ``ganbench validate``
+MAX_TRAIN_SECONDS = 30 * 24 * 3600
+MAX_SAMPLE_BYTES = 32 * 2**30
+
+
+def _human_seconds(seconds: float) -> str:
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def budget_warnings(suite: Suite, source: str) -> list[str]:
+    """Budgets that cannot finish, each with an estimate where one can be made (``validate``).
+
+    Lower bounds only: a training iteration is taken as at least
+    :data:`MIN_SECONDS_PER_ITERATION`; an evaluation holds its ``num_samples`` generated samples
+    in memory at once (``float32``); a batch is drawn from the training split, so a batch larger
+    than the split cannot be drawn without repeats (the split's size is read only when the batch
+    is larger than the smallest shipped training split, 60,000, so validation stays fast).
+    """
+    from math import prod
+
+    warnings_: list[str] = []
+    train, ev = suite.train, suite.eval
+    trials = len(suite.datasets) * len(suite.methods) * len(suite.seeds)
+    seconds = train.iterations * MIN_SECONDS_PER_ITERATION
+    if seconds > MAX_TRAIN_SECONDS:
+        warnings_.append(f"{source}: train.iterations: {train.iterations:,} iterations take at least "
+                         f"{_human_seconds(seconds)} per trial ({trials} trials) at "
+                         f"{MIN_SECONDS_PER_ITERATION * 1e3:g} ms per iteration")
+    evals = -(-train.iterations // train.eval_every)
+    for dataset, dataset_params in suite.dataset_entries():
+        info = get_dataset(dataset, dataset_params).info
+        size = ev.num_samples * prod(info.shape) * 4
+        if size > MAX_SAMPLE_BYTES:
+            warnings_.append(f"{source}: eval.num_samples: {ev.num_samples:,} samples of {dataset} "
+                             f"({'x'.join(map(str, info.shape))}) need about {size / 2**30:,.0f} GiB of memory "
+                             f"at each of {evals:,} evaluations")
+        if train.batch_size > 60000:
+            try:
+                n = len(load_dataset(info.name, "train")[0])
+            except Exception:  # not prepared here: the size is unknown, say nothing
+                continue
+            if train.batch_size > n:
+                warnings_.append(f"{source}: train.batch_size: {train.batch_size:,} is larger than "
+                                 f"{dataset}'s training split ({n:,} samples)")
+    if evals > 100_000:
+        warnings_.append(f"{source}: train.eval_every: {evals:,} evaluations per trial")
+    return warnings_

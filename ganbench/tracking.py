@@ -123,6 +123,38 @@ def _open_store(db: Path) -> None:
     store.engine.dispose()
 
 
+def _new_store(db: Path) -> None:
+    """Write a new, empty store at ``db`` (a temporary name: the caller renames it).
+
+    MLflow builds a store by running its ~70 schema migrations, 10-20 s on a busy small machine;
+    the first store of each MLflow schema revision is built so once, under a temporary name, in
+    the ganbench cache (``mlflow-store-<revision>.db``), and every new store is a copy of it
+    (SQLite's online backup), with its artifact locations pointed at ``db``'s folder.
+    """
+    from filelock import FileLock
+
+    from ganbench.paths import cache_dir
+
+    template = cache_dir() / f"mlflow-store-{_head_revision()}.db"
+    with FileLock(str(template.with_name(f".{template.name}.lock"))):
+        if inspect_store(template)[0] != "ok":
+            for stale in template.parent.glob(f".{template.name}.tmp*"):  # a build that was killed
+                _remove_db(stale)
+            tmp = template.with_name(f".{template.name}.tmp{os.getpid()}")
+            try:
+                _open_store(tmp)
+                os.replace(tmp, template)
+            finally:
+                _remove_db(tmp)
+    src, out = sqlite3.connect(f"{template.resolve().as_uri()}?mode=ro", uri=True), sqlite3.connect(db)
+    try:
+        src.backup(out)
+    finally:
+        src.close()
+        out.close()
+    follow_moved_results(f"sqlite:///{db}", db.parent)
+
+
 def _remove_db(db: Path) -> None:
     for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal"),
                  db.with_name(db.name + "-shm")):
@@ -171,7 +203,7 @@ def ensure_store(tracking_uri: str, results_root: Path) -> list[str]:
                 notes.append(f"{db}: {why}; moved to {aside.name}, rebuilding it from {results_root}")
             tmp = db.with_name(f".{db.name}.tmp{os.getpid()}")
             try:
-                _open_store(tmp)
+                _new_store(tmp)
                 if state == "broken":
                     rebuilt = rebuild_from_results(f"sqlite:///{tmp}", Path(results_root))
                     notes.append(f"{db}: rebuilt {rebuilt} trial runs from the results folder")

@@ -8,19 +8,26 @@ folder for them.
 
 MLflow 3 spawns background job workers unless ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``;
 one web worker is enough on a small machine. The server runs in its own process group, so
-Ctrl-C (or SIGTERM) stops it together with everything it started.
+Ctrl-C (or SIGTERM, or SIGHUP: the terminal closed) stops it together with everything it
+started. A port that is already taken is one line and exit 2 (checked before the server starts,
+and again if the server exits at once), as is a results folder that is a file or cannot be
+written (``--create``). The store is checked and repaired first, like ``ganbench run`` does
+(:func:`ganbench.tracking.ensure_store`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ganbench.errors import GanbenchError
-from ganbench.tracking import default_tracking_uri
+from ganbench.tracking import default_tracking_uri, ensure_store
 
 
 def server_command(results: Path, host: str, port: int) -> list[str]:
@@ -37,12 +44,32 @@ def server_env() -> dict[str, str]:
 def start_server(results: Path, host: str = "127.0.0.1", port: int = 5000,
                  create: bool = False) -> subprocess.Popen:
     """Start ``mlflow server`` on the results folder's store (``create``: an empty one is fine)."""
+    from ganbench.paths import check_writable_dir
+
+    if Path(results).exists() and not Path(results).is_dir():
+        raise GanbenchError(f"--results {results}: is a file, not a results folder (ENOTDIR)")
     if create:
-        Path(results).mkdir(parents=True, exist_ok=True)
+        check_writable_dir(results, "--results")
     elif not (Path(results) / "mlflow.db").exists():
         raise GanbenchError(f"{results}: no mlflow.db here; run a suite first (ganbench run ... --results {results}) "
                             "or pass --create to start a tracking server for a cluster run")
+    check_port(host, port)
+    ensure_store(default_tracking_uri(results), Path(results))
     return subprocess.Popen(server_command(results, host, port), env=server_env(), start_new_session=True)
+
+
+def check_port(host: str, port: int) -> None:
+    """One line when ``host:port`` cannot be listened on (another server holds it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is fine
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise GanbenchError(f"--port {port}: {host}:{port} is already in use (another ganbench ui or "
+                                    "server?); stop it or pass another --port") from None
+            raise GanbenchError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})") from None
 
 
 def stop_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
@@ -61,11 +88,19 @@ def stop_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 def serve(results: Path, host: str, port: int, create: bool = False) -> None:
     proc = start_server(results, host, port, create)
     print(f"MLflow UI and tracking server: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    stop_signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+                for sig in stop_signals}
+    started = time.monotonic()
+    code = None
     try:
-        proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
         stop_server(proc)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code:
+        raise GanbenchError(f"mlflow server on {host}:{port} exited with code {code} after "
+                            f"{time.monotonic() - started:.0f} s (its messages are above)")

@@ -11,6 +11,14 @@ The trainer writes, per trial, ``trials/<trial_id>/{spec.json, evals.jsonl, stat
 diverged trials never vanish from the report. A line of ``evals.jsonl`` that does not parse
 (a half-written last line) is ignored; a missing or unreadable ``status.json`` reads as
 status ``"unknown"``.
+
+Records that do not match the trial's status are never reported silently: a trial whose
+``status.json`` says finished at ``last_step`` but whose ``evals.jsonl`` ends before that step
+(a lost last line), or holds one step more than once (two drivers, a bad copy), gets status
+``"incomplete"`` and an ``error`` saying what is wrong, so the tables annotate its cell and list
+it among the trials that did not finish (:func:`check_records`). A step given twice keeps its
+last line. Re-evaluating such a trial from its checkpoint is not done here (it needs the
+trial's networks: rerun the suite after removing the trial's ``status.json``).
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ BASE_COLUMNS = (
 )
 
 FINISHED = "finished"
+#: a finished trial whose records do not reach its last step or repeat a step
+INCOMPLETE = "incomplete"
 
 
 def value_keys(df: pd.DataFrame) -> list[str]:
@@ -81,8 +91,15 @@ def _trial_rows(trial_dir: Path) -> list[dict[str, Any]]:
         "status": str(status.get("status") or "unknown"),
         "error": status.get("error"),
     }
+    records = read_json_lines(trial_dir / "evals.jsonl")
+    problem = check_records(records, status)
+    if problem:
+        base["status"], base["error"] = INCOMPLETE, problem
+        warnings.warn(f"{trial_dir}: {problem}", stacklevel=3)
+        by_step = {record.get("step"): record for record in records}  # a repeated step: its last line
+        records = list(by_step.values())
     rows = []
-    for record in read_json_lines(trial_dir / "evals.jsonl"):
+    for record in records:
         values = record.get("values") or {}
         row = dict(base, step=record.get("step"), elapsed_s=_as_float(record.get("elapsed_s")))
         row["protocol"] = json.dumps(record.get("protocol") or {}, sort_keys=True)
@@ -95,6 +112,22 @@ def _trial_rows(trial_dir: Path) -> list[dict[str, Any]]:
     if not rows:
         rows.append(dict(base, step=None, elapsed_s=math.nan, protocol="{}"))
     return rows
+
+
+def check_records(records: list[dict[str, Any]], status: dict[str, Any]) -> str | None:
+    """What is wrong with a finished trial's evaluation records, or None."""
+    steps = [r.get("step") for r in records]
+    repeated = sorted({s for s in steps if isinstance(s, int) and steps.count(s) > 1})
+    if repeated:
+        return (f"evals.jsonl holds step {repeated[0]} {steps.count(repeated[0])} times"
+                + (f" (and {len(repeated) - 1} more steps)" if len(repeated) > 1 else "") + "; the last line kept")
+    last = status.get("last_step")
+    if status.get("status") == FINISHED and isinstance(last, int) and last > 0:
+        done = max((s for s in steps if isinstance(s, int)), default=None)
+        if done is None or done < last:
+            where = "has no evaluation" if done is None else f"ends at step {done}"
+            return f"evals.jsonl {where} but the trial finished at step {last} (records lost)"
+    return None
 
 
 def collect(suite_dir: str | os.PathLike, trial_ids: Sequence[str] | None = None) -> pd.DataFrame:
