@@ -178,7 +178,7 @@ def load_trial_generator(path: Path, device: torch.device):
     if not isinstance(spec, dict) or not {"method", "dataset", "params"} <= set(spec):
         raise GanbenchError(f"{spec_path}: not a ganbench trial spec (needs method, dataset, params)")
     method_cls = METHODS.get(spec["method"])
-    info = get_dataset(spec["dataset"]).info
+    info = get_dataset(spec["dataset"], spec.get("dataset_params")).info  # image_folder: its parameters
     try:
         params = method_cls.Params(**spec["params"])
     except Exception as exc:
@@ -238,7 +238,7 @@ def run_eval(source: str | Path, metrics: list[str] | None = None, dataset: str 
                       "iteration": int(method.iteration), "suite": spec.get("suite")})
     elif dataset is None:
         raise GanbenchError(f"{path}: --dataset is required for a {'PNG folder' if kind == 'png' else '.npz file'}")
-    info = get_dataset(dataset).info
+    info = get_dataset(dataset, (spec or {}).get("dataset_params")).info
     if split not in info.splits:
         raise GanbenchError(f"dataset {dataset!r} has no split {split!r} (splits: {', '.join(info.splits)})")
     metrics = list(metrics or [])
