@@ -8,12 +8,13 @@ same folder ``results.csv`` (every trial x eval step), ``tables.md``, ``tables.t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ganbench.report.collect import collect, final_rows, write_csv
+from ganbench.report.collect import collect, final_rows, value_keys, write_csv
 from ganbench.report.plots import make_plots
 from ganbench.report.tables import caption_for, render_latex, render_markdown, render_unfinished_markdown
 from ganbench.report.time_to import render_time_to_markdown, time_to_frame
@@ -27,6 +28,40 @@ def _write_text(path: Path, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def method_progress_keys(df) -> dict[str, str]:
+    """Value keys that are a method's own progress signals (protocol ``source: method``, e.g.
+    BEGAN's ``began_m``; see :func:`ganbench.train.merge_progress`) -> their direction ("" if none)."""
+    keys: dict[str, str] = {}
+    for text in df["protocol"].dropna().unique() if "protocol" in df else []:
+        try:
+            protocol = json.loads(text)
+        except ValueError:
+            continue
+        for key, entry in (protocol if isinstance(protocol, dict) else {}).items():
+            if isinstance(entry, dict) and entry.get("source") == "method":
+                keys[key] = str(entry.get("direction") or "")
+    return keys
+
+
+def _without_entries(final, keys):
+    """``final`` with the protocol entries named in ``keys`` dropped (for the table caption)."""
+    if not keys:
+        return final
+
+    def drop(text):
+        try:
+            protocol = json.loads(text)
+        except (TypeError, ValueError):
+            return text
+        if not isinstance(protocol, dict):
+            return text
+        return json.dumps({k: v for k, v in protocol.items() if k not in keys}, sort_keys=True)
+
+    final = final.copy()
+    final["protocol"] = final["protocol"].map(drop)
+    return final
 
 
 def build_report(
@@ -43,7 +78,9 @@ def build_report(
 
     ``directions`` maps value keys to ``"min"``/``"max"``; ``centres`` maps 2D datasets to
     their mode centres for the sample scatters; ``headline`` names the value keys (in
-    order) shown in the tables (default: all; results.csv and plots always have all);
+    order) shown in the tables (default: all but the methods' own progress signals, such as
+    BEGAN's ``began_m``, which are not comparable across methods; results.csv and plots always
+    have all, a progress signal's direction coming from its protocol entry);
     ``methods`` orders the table rows (default: alphabetical, as collected); ``trial_ids``
     restricts the report to one suite run's grid (default: every trial in the folder);
     ``time_to`` lists thresholds (``{metric, below|above}``) whose first crossings go to
@@ -53,7 +90,11 @@ def build_report(
     suite_dir = Path(suite_dir)
     df = collect(suite_dir, trial_ids)
     final = final_rows(df)
-    caption = caption_for(final)
+    progress = method_progress_keys(df)
+    directions = {**{k: d for k, d in progress.items() if d in ("min", "max")}, **directions}
+    if headline is None and progress:
+        headline = [k for k in value_keys(final) if k not in progress]
+    caption = caption_for(_without_entries(final, progress))
     if note:
         caption += " " + note
     label = "tab:" + re.sub(r"[^A-Za-z0-9:-]+", "-", suite_dir.name)
