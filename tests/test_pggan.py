@@ -59,6 +59,36 @@ def test_drift_term_by_hand():
     assert PGGAN.Params(**PGGAN.resolve_params({}, INFO)).drift == 0.001
 
 
+def test_critic_objective_is_wgan_gp_plus_drift():
+    """The D step's gradient is that of E D(G(z)) - E D(x) + 10·GP + 0.001·E D(x)², worked out here."""
+    torch.manual_seed(0)
+    m = _method()
+    m.iteration = 130  # fading 14 px in, α = 0.3
+    stage, alpha = m.growth()
+    real = m.real_at(torch.rand(8, 1, 28, 28) * 2 - 1, stage, alpha)
+    recorded = {}
+    m.opt_d.step = lambda: recorded.update({n: p.grad.clone() for n, p in m.D.named_parameters() if p.grad is not None})
+    torch.manual_seed(3)
+    stats = m.d_step(real, stage, alpha)
+
+    torch.manual_seed(3)  # the same draws in the same order: z, then the interpolation weights
+    fake = m.G(torch.randn(8, 8), stage, alpha).detach()
+    critic = lambda x: m.D(x, stage, alpha)  # noqa: E731
+    real_out, fake_out = critic(real), critic(fake)
+    eps = torch.rand(8, 1, 1, 1)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    drift = (real_out ** 2).mean()
+    total = fake_out.mean() - real_out.mean() + 10.0 * gp + 0.001 * drift
+    m.D.zero_grad(set_to_none=True)
+    total.backward()
+    assert stats["drift"] == pytest.approx(float(drift.detach()), rel=1e-5)
+    assert stats["loss_d"] == pytest.approx(float((fake_out.mean() - real_out.mean()).detach()), rel=1e-5, abs=1e-6)
+    assert recorded and all(torch.allclose(recorded[n], p.grad, atol=1e-5)
+                            for n, p in m.D.named_parameters() if p.grad is not None)
+
+
 def test_growth_schedule_by_hand():
     # 28 px: 3 stages -> 5 phases of 100 iterations in 500: stab 7 | fade 14 | stab 14 | fade 28 | stab 28
     assert growth_state(0, 3, 500) == (0, 1.0)
@@ -170,8 +200,10 @@ def test_critic_steps_per_iteration(n_critic):
 
 
 def test_bad_options_are_validation_errors():
-    with pytest.raises(pydantic.ValidationError):
-        PGGAN.Params(**PGGAN.resolve_params({"d_norm": "bn"}, INFO))
+    with pytest.raises(pydantic.ValidationError, match="does not support d_norm"):
+        PGGAN.resolve_params({"d_norm": "bn"}, INFO)
+    with pytest.raises(pydantic.ValidationError, match="does not support pack"):
+        PGGAN.resolve_params({"pack": 2}, INFO)
     with pytest.raises(pydantic.ValidationError):
         PGGAN.Params(**PGGAN.resolve_params({"phase_iterations": 0}, INFO))
 

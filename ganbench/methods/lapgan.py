@@ -95,8 +95,6 @@ class LAPGANParams(MethodParams):
     lr_d: float = 0.01
     n_critic: int = Field(1, ge=1)
     d_norm: DNorm = "none"
-    pack: Literal[1] = 1
-    net: Literal["auto"] = "auto"
     optimizer: Literal["sgd", "adam"] = "sgd"
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
     #: pyramid levels incl. the coarsest; None: halve until the side is at most 8
@@ -106,7 +104,11 @@ class LAPGANParams(MethodParams):
 @METHODS.register("lapgan")
 class LAPGAN(Method):
     name = "lapgan"
+    paper = ("Denton et al. 2015, Deep Generative Image Models using a Laplacian Pyramid of "
+             "Adversarial Networks")
     Params = LAPGANParams
+    #: its own per-level nets; ``d_norm`` and ``minibatch_std`` are honoured by every level's D
+    unsupported_options = ("pack", "ema_g", "net")
 
     @classmethod
     def data_defaults(cls, info: DatasetInfo) -> dict[str, Any]:

@@ -39,7 +39,7 @@ batch. ``d_norm`` must stay ``none`` (the paper uses no normalisation in D) and 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +50,7 @@ from ganbench.errors import GanbenchError
 from ganbench.methods.base import Method, MethodParams, RealSampler
 from ganbench.methods.ema import EMA
 from ganbench.methods.penalties import wgan_gp_penalty
+from ganbench.nets.layers import DNorm
 from ganbench.nets.pggan import PGGANDiscriminator, PGGANGenerator
 from ganbench.registry import METHODS
 
@@ -60,10 +61,8 @@ class PGGANParams(MethodParams):
     beta1: float = 0.0
     beta2: float = 0.99
     n_critic: int = Field(1, ge=1)
-    d_norm: Literal["none"] = "none"
+    d_norm: DNorm = "none"
     minibatch_std: bool = True
-    pack: Literal[1] = 1
-    net: Literal["auto"] = "auto"
     lambda_gp: float = 10.0
     drift: float = 0.001
     #: iterations per fade/stabilise phase; None: total_iterations / (2·stages - 1)
@@ -104,7 +103,11 @@ def drift_penalty(real_logits: torch.Tensor) -> torch.Tensor:
 @METHODS.register("pggan")
 class PGGAN(Method):
     name = "pggan"
+    paper = ("Karras et al. 2018, Progressive Growing of GANs for Improved Quality, Stability, "
+             "and Variation")
     Params = PGGANParams
+    #: the nets are the paper's own (no D normalisation, no packing); ``ema_g`` is honoured
+    unsupported_options = ("pack", "net", "d_norm")
 
     def __init__(self, params: PGGANParams, info: DatasetInfo, device="cpu"):
         super().__init__(params, info, device)
@@ -136,6 +139,15 @@ class PGGAN(Method):
     def progress_values(self) -> dict[str, float]:
         stage, alpha = self.growth()
         return {"pggan_resolution": float(self.G.res[stage]), "pggan_alpha": float(alpha)}
+
+    @property
+    def progress_protocol(self) -> dict[str, dict[str, Any]]:
+        schedule = {"phases": 2 * self.stages - 1, "phase_iterations": self.params.phase_iterations,
+                    "resolutions": list(self.G.res)}
+        return {"pggan_resolution": {"definition": "side of G's current output before upsampling to the "
+                                     "data size", **schedule},
+                "pggan_alpha": {"definition": "fade-in weight of the newest resolution (1 when stable)",
+                                **schedule}}
 
     # -- the two sub-steps ------------------------------------------------------------------
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
