@@ -303,19 +303,19 @@ def test_image_folder_split_crop_and_cache(tmp_path, empty_cache):
         Image.fromarray(a).save(root / name)
         names.append(name)
     (root / "notes.txt").write_text("not an image")
-    ds = get_dataset("image_folder", {"path": str(root), "size": 8})
-    assert ds.info.shape == (3, 8, 8) and ds.info.name.startswith("image_folder-")
+    ds = get_dataset("image_folder", {"path": str(root), "size": 28})
+    assert ds.info.shape == (3, 28, 28) and ds.info.name.startswith("image_folder-")
     x, y = ds.load_split("train")
     xt, _ = ds.load_split("test")
     test_names = [n for n in names if int(hashlib.sha1(n.encode()).hexdigest(), 16) % 10 == 0]
     assert len(xt) == len(test_names) and len(x) + len(xt) == 24 and y is None
     assert torch.allclose(x[:, 0], torch.ones(1)) and torch.allclose(x[:, 2], -torch.ones(1))  # all red
-    assert get_dataset("image_folder", {"path": str(root), "size": 8}).info.name == ds.info.name
-    grey = get_dataset("image_folder", {"path": str(root), "size": 8, "channels": 1})
-    assert grey.info.shape == (1, 8, 8) and grey.info.name != ds.info.name
+    assert get_dataset("image_folder", {"path": str(root), "size": 28}).info.name == ds.info.name
+    grey = get_dataset("image_folder", {"path": str(root), "size": 28, "channels": 1})
+    assert grey.info.shape == (1, 28, 28) and grey.info.name != ds.info.name
     Image.fromarray(np.zeros((9, 9), np.uint8)).save(root / "zz_new.png")  # the file list changed
-    assert get_dataset("image_folder", {"path": str(root), "size": 8}).info.name != ds.info.name
-    with pytest.raises(GanbenchError, match="size: expected an integer"):
+    assert get_dataset("image_folder", {"path": str(root), "size": 28}).info.name != ds.info.name
+    with pytest.raises(GanbenchError, match="size: expected one of 28, 32, 48, 64"):
         get_dataset("image_folder", {"path": str(root), "size": "big"})
 
 
@@ -327,14 +327,14 @@ def test_suite_dataset_entry_with_params(tmp_path):
     root.mkdir()
     for i in range(30):
         Image.fromarray(np.full((12, 12), i * 8, np.uint8)).save(root / f"{i}.png")
-    raw = {"name": "t", "datasets": ["mnist", {"name": "image_folder", "path": str(root), "size": 16}],
+    raw = {"name": "t", "datasets": ["mnist", {"name": "image_folder", "path": str(root), "size": 32}],
            "methods": ["gan"], "eval": {"metrics": ["fid"]}}
     suite = parse_suite(raw, "s.yaml")
     specs = suite.expand()
     plain = [s for s in specs if s.dataset == "mnist"][0]
     folder = [s for s in specs if s.dataset == "image_folder"][0]
-    assert folder.dataset_param_dict == {"path": str(root), "size": 16}
-    assert "dataset_params" not in plain.to_dict() and folder.to_dict()["dataset_params"]["size"] == 16
+    assert folder.dataset_param_dict == {"path": str(root), "size": 32}
+    assert "dataset_params" not in plain.to_dict() and folder.to_dict()["dataset_params"]["size"] == 32
     assert TrialSpec.from_dict(folder.to_dict()) == folder
     # a plain dataset's trial id is the hash of exactly the fields it had before dataset_params
     import json
@@ -342,9 +342,9 @@ def test_suite_dataset_entry_with_params(tmp_path):
     canonical = json.dumps(plain.to_dict(), sort_keys=True, separators=(",", ":"))
     assert plain.trial_id == hashlib.sha256(canonical.encode()).hexdigest()[:12]
     assert TrialSpec.from_dict(plain.to_dict()).trial_id == plain.trial_id
-    # grey images: the instance is 1×16×16, and the method was resolved for it
-    assert get_dataset("image_folder", folder.dataset_param_dict).info.shape == (1, 16, 16)
-    for bad, what in (({"name": "image_folder", "path": str(root / "nope"), "size": 16}, "datasets[1].path:"),
+    # grey images: the instance is 1×32×32
+    assert get_dataset("image_folder", folder.dataset_param_dict).info.shape == (1, 32, 32)
+    for bad, what in (({"name": "image_folder", "path": str(root / "nope"), "size": 32}, "datasets[1].path:"),
                       ({"name": "image_folder", "path": str(root)}, "datasets[1].size:"),
                       ({"name": "mnist", "size": 3}, "takes no parameters"),
                       ("image_folder", "needs parameters")):

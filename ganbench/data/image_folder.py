@@ -4,7 +4,7 @@ Every file under ``path`` (recursively, hidden files and folders skipped) whose 
 :data:`SUFFIXES` is an image. Each is loaded with PIL, converted to RGB (or to grey, ``L``, when
 ``channels: 1`` is given, or when every image of the folder is grey and ``channels`` is left at
 ``auto``), centre-cropped to a square of its shorter side, and resized to ``size``×``size`` with
-PIL bicubic (antialiased).
+PIL bicubic (antialiased). ``size`` is one of :data:`SIZES`, the sizes the image nets build.
 
 Labels: when every image lies in a first-level subfolder, the subfolder is its class (sorted
 names → 0, 1, ...), as torchvision's ``ImageFolder``; otherwise the data are unlabelled.
@@ -37,6 +37,8 @@ from ganbench.registry import DATASETS
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 TEST_EVERY = 10
+#: the image sizes ganbench's image nets are built for (DCGAN, SN-GAN CNN, ResNet: 28–64 px)
+SIZES = (28, 32, 48, 64)
 
 
 def centre_crop_resize(img, size: int, crop: int | None = None, resample=None):
@@ -74,15 +76,16 @@ class ImageFolder(Dataset):
 
     #: the family's description for ``ganbench list datasets`` (an instance has its own)
     info = DatasetInfo("image_folder", "image", (3, 0, 0))
-    params_help = "path: DIR, size: N (8..512), channels: auto|1|3"
+    params_help = f"path: DIR, size: {'|'.join(map(str, SIZES))}, channels: auto|1|3"
 
     def __init__(self, path: Any = None, size: Any = None, channels: Any = "auto", **unknown: Any):
         if unknown:
             raise GanbenchError(f"{sorted(unknown)[0]}: unknown key (image_folder takes {self.params_help})")
         if path is None:
             raise GanbenchError("path: missing required key (the folder of images)")
-        if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 512:
-            raise GanbenchError(f"size: expected an integer from 8 to 512, got {size!r}")
+        if not isinstance(size, int) or isinstance(size, bool) or size not in SIZES:
+            raise GanbenchError(f"size: expected one of {', '.join(map(str, SIZES))} (the sizes the image "
+                                f"nets are built for), got {size!r}")
         if channels not in ("auto", 1, 3):
             raise GanbenchError(f"channels: expected auto, 1 or 3, got {channels!r}")
         root = Path(str(path)).expanduser().resolve()
