@@ -95,8 +95,7 @@ class GNGAN(AutoEncodingGAN):
         """Defaults <- data defaults <- preset values <- explicit overrides, fully concrete."""
         name = overrides.get("preset", GNGANParams.model_fields["preset"].default)
         preset = PRESETS.get(name, {}) if isinstance(name, str) else {}  # unknown: validation says so
-        merged = {**cls.data_defaults(info), **preset, **overrides}
-        return cls.Params(**merged).model_dump()
+        return super().resolve_params({**preset, **overrides}, info)  # data defaults < preset < overrides
 
     def recon_weight(self) -> float:
         return self.params.alpha
