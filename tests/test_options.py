@@ -220,3 +220,19 @@ def test_bad_options_are_one_line_suite_errors(tmp_path, method, params, message
 def test_subclass_str_annotation_still_checks_d_norm():
     with pytest.raises(ValidationError):
         METHODS.get("wgan_gp").resolve_params({"d_norm": "batch"}, INFO)
+
+
+@pytest.mark.parametrize("name", ["san_hinge", "swgan", "wgan_gp", "lsgan"])
+def test_methods_with_their_own_loss_hooks_work_packed(name):
+    torch.manual_seed(0)
+    m = _method(name, pack=2, num_projections=50) if name == "swgan" else _method(name, pack=2)
+    data = torch.randn(64, 2)
+    losses = m.step(lambda: data[:8])
+    assert all(math.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize("name", ["distgan", "gngan", "cgml"])
+@pytest.mark.parametrize("option", [{"pack": 2}, {"ema_g": 0.99}])
+def test_methods_with_their_own_loop_reject_pack_and_ema(name, option):
+    with pytest.raises(ValidationError, match=f"does not support {next(iter(option))}"):
+        METHODS.get(name).resolve_params(option, INFO)
