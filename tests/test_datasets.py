@@ -24,7 +24,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ganbench.cli import app
-from ganbench.data import celeba, cifar10, fashion_mnist, image_folder, stl10
+from ganbench.data import celeba, cifar10, fashion_mnist, stl10
 from ganbench.data.base import get_dataset, tensors_sha256
 from ganbench.data.debian import ar_members, deb_files
 from ganbench.data.idx import parse_idx
@@ -134,7 +134,8 @@ def test_fashion_from_idx_folder_and_deb_agree(tmp_path, empty_cache, fashion_pi
     x, y = ds.load_split("train")
     assert x.shape == (3, 1, 28, 28) and y.tolist() == [9, 0, 3]
     assert x[0, 0, 2, 5].item() == pytest.approx(7 / 127.5 - 1)  # row 2, column 5: no transpose
-    assert torch.equal(((x + 1) * 127.5).round().to(torch.uint8)[:, 0], torch.from_numpy(arrays["train-images-idx3-ubyte"]))
+    pixels = ((x + 1) * 127.5).round().to(torch.uint8)[:, 0]
+    assert torch.equal(pixels, torch.from_numpy(arrays["train-images-idx3-ubyte"]))
     xt, yt = ds.load_split("test")
     assert xt.shape == (2, 1, 28, 28) and yt.tolist() == [1, 2]
     assert (empty_cache / "data" / "fashion_mnist.pt").exists()

@@ -22,7 +22,6 @@ reference statistics are cached under); suites and tables show ``image_folder``.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganbench.data.base import Dataset, DatasetInfo, uint8_images_to_unit
+from ganbench.data.base import Dataset, DatasetInfo, store_tensors, uint8_images_to_unit
 from ganbench.errors import GanbenchError
-from ganbench.paths import atomic_write_bytes, cache_dir
+from ganbench.paths import cache_dir
 from ganbench.registry import DATASETS
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
@@ -151,11 +150,9 @@ class ImageFolder(Dataset):
     def load_uint8(self) -> dict[str, torch.Tensor | None]:
         path = self.cache_file()
         if path.exists():
-            return torch.load(path, weights_only=True)
+            return torch.load(path, weights_only=True, mmap=True)  # gigabytes for CelebA, STL-10
         tensors = self._convert()
-        buf = io.BytesIO()
-        torch.save(tensors, buf)
-        atomic_write_bytes(path, buf.getvalue())
+        store_tensors(path, tensors)
         return tensors
 
     def prepare(self) -> None:
