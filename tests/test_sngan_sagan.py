@@ -87,7 +87,8 @@ def _weighted_layers(net):
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
 
 
-@pytest.mark.parametrize("family,net_kind", [("sngan_cnn", "d"), ("resnet", "d"), ("sagan", "d"), ("sagan", "g")])
+@pytest.mark.parametrize("family,net_kind",
+                         [("sngan_cnn", "d"), ("resnet", "d"), ("sagan", "d"), ("sagan", "g")])
 def test_every_layer_has_unit_spectral_norm_after_power_iterations(one_thread, family, net_kind):
     torch.manual_seed(0)
     shape = (3, 28, 28)
@@ -123,7 +124,7 @@ def test_norm_bn_and_none_add_no_spectral_normalisation():
 
 # -- nets --------------------------------------------------------------------------------------
 
-NET_SIZES = [("sngan_cnn", s) for s in (28, 32, 48, 64)] + [(f, s) for f in ("resnet", "sagan") for s in (28, 32, 48)]
+NET_SIZES = [(f, s) for f in ("sngan_cnn", "resnet", "sagan") for s in (28, 32, 48, 64)]
 
 
 @pytest.mark.parametrize("family,size", NET_SIZES)
@@ -155,8 +156,10 @@ def test_standard_cnn_is_the_papers_layout_at_32px():
         (512, 256, 4, 2), (256, 128, 4, 2), (128, 64, 4, 2)]
     last = [m for m in g.modules() if isinstance(m, nn.Conv2d)][-1]
     assert (last.in_channels, last.out_channels, last.kernel_size[0]) == (64, 3, 3)
-    # STL-10 at 48 px starts from 6×6
+    # STL-10 at 48 px starts from 6×6; other sizes are refused with a clear message
     assert NETS.get("sngan_cnn_g")(128, (3, 48, 48), width=w).base == 6
+    with pytest.raises(ValueError, match="28, 32, 48, 64 px images, not 40"):
+        NETS.get("resnet_d")((3, 40, 40), width=4)
 
 
 def test_resnet_is_the_cifar_layout():
@@ -170,7 +173,7 @@ def test_resnet_is_the_cifar_layout():
     assert torch.allclose(d.features(x), torch.relu(d.blocks(x)).sum(dim=(2, 3)))  # sum pooling
 
 
-@pytest.mark.parametrize("size,expected", [(28, 14), (32, 16), (48, 24)])
+@pytest.mark.parametrize("size,expected", [(28, 14), (32, 16), (48, 24), (64, 32)])
 def test_sagan_attention_sits_at_the_half_resolution_maps(size, expected):
     seen = []
     g = NETS.get("sagan_g")(16, (3, size, size), width=4)
@@ -187,8 +190,8 @@ def test_sagan_attention_sits_at_the_half_resolution_maps(size, expected):
 
 def test_per_net_defaults_and_overrides():
     cnn = METHODS.get("sngan").resolve_params({}, MNIST.info)
-    assert (cnn["net"], cnn["d_norm"], cnn["n_critic"], cnn["beta1"], cnn["beta2"], cnn["lr_d"], cnn["z_dim"]) == \
-        ("sngan_cnn", "spectral", 1, 0.5, 0.999, 2e-4, 128)
+    keys = ("net", "d_norm", "n_critic", "beta1", "beta2", "lr_g", "lr_d", "z_dim")
+    assert tuple(cnn[k] for k in keys) == ("sngan_cnn", "spectral", 1, 0.5, 0.999, 2e-4, 2e-4, 128)
     res = METHODS.get("sngan").resolve_params({"net": "resnet"}, MNIST.info)
     assert (res["n_critic"], res["beta1"], res["beta2"], res["lr_decay"]) == (5, 0.0, 0.9, "linear")
     res = METHODS.get("sngan").resolve_params({"net": "resnet", "n_critic": 2}, MNIST.info)
@@ -274,9 +277,9 @@ def mnist_subset():
     return MNIST().load_split("test")[0][:256]
 
 
-# iterations: G steps; the ResNet's 20 are 100 D steps (n_dis 5)
-@pytest.mark.parametrize("name,overrides,iterations", [("sngan", {}, 150), ("sngan", {"net": "resnet"}, 20),
-                                                       ("sagan", {}, 80)])
+# iterations (G steps): 100 + 100 D steps; 20 + 100 (the ResNet's n_dis 5); 60 + 60
+@pytest.mark.parametrize("name,overrides,iterations", [("sngan", {}, 100), ("sngan", {"net": "resnet"}, 20),
+                                                       ("sagan", {}, 60)])
 def test_trains_on_mnist(one_thread, mnist_subset, name, overrides, iterations):
     torch.manual_seed(0)
     method = _make(name, MNIST.info, width=4, **overrides)
@@ -286,7 +289,8 @@ def test_trains_on_mnist(one_thread, mnist_subset, name, overrides, iterations):
     assert all(math.isfinite(v) for v in result.last_losses.values())
     assert log[-1][1]["finite"] == 1.0
     if name == "sagan":  # γ is learned in both nets
-        gammas = [m.gamma.item() for n in (method.G, method.D) for m in n.modules() if isinstance(m, SelfAttention)]
+        gammas = [m.gamma.item() for net in (method.G, method.D)
+                  for m in net.modules() if isinstance(m, SelfAttention)]
         assert len(gammas) == 2 and all(g != 0.0 for g in gammas)
 
 

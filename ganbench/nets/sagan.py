@@ -20,11 +20,11 @@ D"), and one self-attention block in G and one in D. Where: the paper's 128×128
 model puts it at the 32×32 feature maps in both nets (the official code's
 ``generator_test`` / ``discriminator_test``: after G's 32×32 block, after D's 32×32 block), and
 its Table 1 finds the larger maps (feat32, feat64) better than the small ones (feat8, feat16).
-For our 28/32/48 px images a quarter of the side would be a 7/8/12 px map (the paper's
-weakest "feat8" regime), so here the block sits at the **half-resolution map**: 14 px for
-28 px images, 16 px for 32 px, 24 px for 48 px — in G after the up-block that produces that
-side, in D after the optimised first block (which produces it). ``attention_at`` is fixed to
-``image_size // 2``.
+For our 28/32/48/64 px images a quarter of the side would be a 7/8/12/16 px map (the
+paper's weaker "feat8"/"feat16" regime), so here the block sits at the **half-resolution
+map**: 14 px for 28 px images, 16 px for 32 px, 24 px for 48 px, 32 px for 64 px — in G after
+the up-block that produces that side, in D after the optimised first block (which produces
+it); ``attention_at`` is ``image_size // 2``.
 The SAGAN discriminator's ``norm`` defaults to ``spectral`` (the contract's others work too;
 the attention convs are spectrally normalised exactly when the rest of D is).
 """

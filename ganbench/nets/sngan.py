@@ -21,12 +21,13 @@ Networks" (ICLR), Appendix B (Tables 3 and 4 of the arXiv version); methods_spec
 
 - G: z -> dense to b×b×ch -> 3 up-blocks (BN, ReLU, nearest ×2, conv3, BN, ReLU, conv3; shortcut
   nearest ×2 then conv1) -> BN -> ReLU -> conv3 to C -> tanh; b = 4 (32 px), 6 (48 px),
-  7 (28 px: two up-blocks).
+  8 (64 px, not in the paper), 7 (28 px: two up-blocks).
 - D: optimised first block (conv3, ReLU, conv3, avg-pool 2; shortcut avg-pool then conv1),
   one down-block (ReLU, conv3, ReLU, conv3, avg-pool; shortcut conv1 then avg-pool), two plain
   blocks (identity shortcut), ReLU, global **sum** pooling, linear head.
 - Departure: the paper's STL-10 ResNet is deeper (G 512 channels from 6×6, D with four
-  down-blocks to 1024 channels); here 48 px uses the CIFAR layout from a 6×6 base.
+  down-blocks to 1024 channels); here 48 px (and 64 px, e.g. CelebA) use the CIFAR layout,
+  so D's last map is a quarter of the image side (12×12 at 48 px, 16×16 at 64 px).
 
 Initialisation: standard CNN N(0, 0.02) (chainer-gan-lib's ``Normal(0.02)``, as DCGAN);
 ResNet Xavier-uniform with gain √2 inside the residual branches and 1 on shortcuts and
@@ -35,8 +36,9 @@ dense layers (sngan_projection's GlorotUniform choices).
 Discriminator contract (``D(shape, width, norm, minibatch_std)``): ``norm`` is ``none | bn |
 layer | spectral``; ``spectral`` wraps EVERY conv and linear layer (head included) in
 :func:`ganbench.nets.layers.spectral`; ``bn`` / ``layer`` add a normalisation layer after every
-conv but the first (standard CNN), or before every ReLU of the residual branches (ResNet). ``minibatch_std`` inserts :class:`~ganbench.nets.layers.MinibatchStd` before
-the last conv (standard CNN) or the last block (ResNet). ``features(x)`` is the flattened last
+conv but the first (standard CNN), or before every ReLU of the residual branches (ResNet).
+``minibatch_std`` inserts :class:`~ganbench.nets.layers.MinibatchStd` before the last conv
+(standard CNN) or the last block (ResNet). ``features(x)`` is the flattened last
 conv map (standard CNN) or the sum-pooled vector (ResNet); ``head`` the final linear layer.
 """
 
@@ -55,10 +57,10 @@ from ganbench.registry import NETS
 _BASES = {28: 7, 32: 4, 48: 6, 64: 8}
 
 
-def base_size(image_size: int, allowed: tuple[int, ...] = (28, 32, 48, 64)) -> int:
+def base_size(image_size: int) -> int:
     """The generator's first feature-map side for ``image_size`` (b in the module docstring)."""
-    if image_size not in allowed:
-        raise ValueError(f"SN-GAN nets support {', '.join(map(str, allowed))} px images, not {image_size}")
+    if image_size not in _BASES:
+        raise ValueError(f"SN-GAN nets support {', '.join(map(str, _BASES))} px images, not {image_size}")
     return _BASES[image_size]
 
 
@@ -209,13 +211,11 @@ class ResNetGenerator(nn.Module):
     """z -> dense b×b×ch -> up-blocks -> BN, ReLU, conv3, tanh. ``attention_at``: a map side
     after whose block ``attention(ch)`` is inserted (SAGAN); ``sn``: SN on every layer (SAGAN)."""
 
-    sizes = (28, 32, 48)
-
     def __init__(self, z_dim: int, shape: tuple[int, int, int], width: int = 64, *,
                  sn: bool = False, attention_at: int | None = None, attention=None):
         super().__init__()
         channels, size, _ = shape
-        self.base = base_size(size, self.sizes)
+        self.base = base_size(size)
         self.ch = 4 * width
         self.z_dim = z_dim
         self.project = spectral(nn.Linear(z_dim, self.ch * self.base * self.base), sn)
@@ -239,13 +239,11 @@ class ResNetGenerator(nn.Module):
 class ResNetDiscriminator(nn.Module):
     """Optimised down-block, down-block, two plain blocks, ReLU, sum pooling, linear ``head``."""
 
-    sizes = (28, 32, 48)
-
     def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "bn",
                  minibatch_std: bool = False, *, attention_at: int | None = None, attention=None):
         super().__init__()
         channels, size, _ = shape
-        base_size(size, self.sizes)
+        base_size(size)
         ch = 2 * width
         blocks: list[nn.Module] = [DBlock(channels, ch, size, norm, down=True, optimized=True)]
         s = size // 2
