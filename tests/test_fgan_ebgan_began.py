@@ -126,8 +126,9 @@ def test_ebgan_losses_with_margin_by_hand():
     assert float(ebgan.discriminator_loss(e_real, e_fake, 10.0)) == pytest.approx(5.0)
     codes = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     assert float(ebgan.generator_loss(e_fake, codes, 0.1)) == pytest.approx(8.0 + 0.1 / 3.0)
-    with pytest.raises(pydantic.ValidationError, match="pack"):
-        METHODS.get("ebgan").Params(pack=2)
+    for key, value in (("pack", 2), ("minibatch_std", True)):
+        with pytest.raises(pydantic.ValidationError, match=f"does not support {key}"):
+            METHODS.get("ebgan").resolve_params({key: value}, INFO)
 
 
 # ----------------------------------------------------------------------------- BEGAN

@@ -76,6 +76,7 @@ class BEGAN(AutoEncoderGAN):
     """BEGAN (Berthelot et al. 2017): L1 auto-encoder D, k_t control loop, convergence measure M."""
 
     name = "began"
+    paper = "Berthelot, Schumm & Metz 2017, BEGAN: Boundary Equilibrium Generative Adversarial Networks"
     Params = BEGANParams
     activation = "elu"
 

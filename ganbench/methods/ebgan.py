@@ -31,9 +31,9 @@ as the paper's DCGAN-style nets), Adam lr 2e-4, β1 0.5 (Radford et al.'s settin
 Departures: the paper grid-searched its MNIST nets and optimiser settings per experiment;
 ganbench uses its shared DCGAN-sized nets and the DCGAN optimiser, z ~ N(0, I), and for 2D
 points a margin of 1 (the paper has no point-data experiment). Options honoured: ``d_norm``
-(the auto-encoder's normalisation), ``net`` (the generator family), ``ema_g``, ``n_critic``;
-``pack`` and ``minibatch_std`` do not apply to an auto-encoder that scores single samples and
-are rejected at validation.
+(the auto-encoder's normalisation; ``none`` for points, as for every method), ``net`` (the
+generator family), ``ema_g``, ``n_critic``; ``pack`` and ``minibatch_std`` do not apply to an
+auto-encoder that scores single samples and are rejected at validation (``unsupported_options``).
 
 This module also holds :class:`AutoEncoderGAN`, the loop shared with BEGAN.
 """
@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from ganbench.data.base import DatasetInfo
@@ -91,20 +91,6 @@ class AutoEncoderGANParams(MethodParams):
     #: size of the auto-encoder's code h (None: 64 for images, 8 for points)
     code_dim: int | None = Field(None, ge=1)
 
-    @field_validator("pack")
-    @classmethod
-    def _no_packing(cls, v: int) -> int:
-        if v != 1:
-            raise ValueError("must be 1: an auto-encoder discriminator scores single samples")
-        return v
-
-    @field_validator("minibatch_std")
-    @classmethod
-    def _no_minibatch_std(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("must be false: an auto-encoder discriminator scores single samples")
-        return v
-
 
 class AutoEncoderGAN(Method):
     """G and an auto-encoder D trained by alternating steps (EBGAN, BEGAN).
@@ -115,6 +101,8 @@ class AutoEncoderGAN(Method):
 
     #: the auto-encoder's activation
     activation: ClassVar[str] = "leaky_relu"
+    #: an auto-encoder scores single samples: no packing, no minibatch-std feature
+    unsupported_options = ("pack", "minibatch_std")
 
     def __init__(self, params: MethodParams, info: DatasetInfo, device="cpu"):
         super().__init__(params, info, device)
@@ -195,6 +183,7 @@ class EBGAN(AutoEncoderGAN):
     """EBGAN-PT (Zhao et al. 2017): auto-encoder energy, margin m, pulling-away term."""
 
     name = "ebgan"
+    paper = "Zhao, Mathieu & LeCun 2017, Energy-based Generative Adversarial Network"
     Params = EBGANParams
     activation = "leaky_relu"
 

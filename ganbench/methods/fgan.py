@@ -127,6 +127,8 @@ class FGAN(AdversarialMethod):
     """f-GAN (Nowozin et al. 2016): any f-divergence via its conjugate (``divergence``)."""
 
     name = "fgan"
+    paper = ("Nowozin, Cseke & Tomioka 2016, f-GAN: Training Generative Neural Samplers using "
+             "Variational Divergence Minimization")
     Params = FGANParams
 
     def d_loss(self, real_logits, fake_logits):
