@@ -81,6 +81,31 @@ def test_self_attention_matches_the_attention_worked_by_hand(sn):
     assert y == pytest.approx(expected, abs=1e-6)
 
 
+def test_self_attention_by_hand_with_asymmetric_scores():
+    """2 channels, C̄ = 1: s_ij = (a·x_i)(b·x_j) is not symmetric, so a transposed β shows."""
+    block = SelfAttention(2, sn=False)
+    a, b, c, d = (1.0, 0.0), (0.0, 2.0), (1.0, 1.0), (1.0, -2.0)
+    with torch.no_grad():
+        block.f.weight.copy_(torch.tensor(a).view(1, 2, 1, 1))
+        block.g.weight.copy_(torch.tensor(b).view(1, 2, 1, 1))
+        block.h.weight.copy_(torch.tensor(c).view(1, 2, 1, 1))
+        block.v.weight.copy_(torch.tensor(d).view(2, 1, 1, 1))
+        block.gamma.fill_(0.5)
+    pos = [(1.0, 0.5), (-1.0, 1.5), (0.5, -1.0)]  # three positions (1×3 map), two channels each
+    x = torch.tensor(pos).T.reshape(1, 2, 1, 3)
+
+    def dot(u, w):
+        return sum(ui * wi for ui, wi in zip(u, w))
+
+    expected = []
+    for j in range(3):
+        e = [math.exp(dot(a, pos[i]) * dot(b, pos[j])) for i in range(3)]
+        pooled = sum(e[i] / sum(e) * dot(c, pos[i]) for i in range(3))  # Σ_i β_{j,i} h(x_i)
+        expected.append([0.5 * d[k] * pooled + pos[j][k] for k in range(2)])
+    y = block(x).reshape(2, 3).T.tolist()
+    assert y == [pytest.approx(row, abs=1e-6) for row in expected]
+
+
 # -- spectral normalisation ------------------------------------------------------------------
 
 def _weighted_layers(net):
