@@ -7,9 +7,12 @@ Networks" (ICLR), Appendix B (Tables 3 and 4 of the arXiv version); methods_spec
 
 - G: z -> dense to b×b×8w -> [deconv 4×4 s2 -> BN -> ReLU] × 3 (8w->4w->2w->w) -> conv 3×3 s1 to C
   -> tanh, with b = image_size / 8: 4 for 32 px (CIFAR-10), 6 for 48 px (STL-10 at 48×48 as in
-  the paper), 8 for 64 px. The paper's dense layer is followed by BN and ReLU too.
+  the paper), 8 for 64 px (chainer-gan-lib's ``bottom_width = size // 8``). The dense layer is
+  followed by BN and ReLU, as in the authors' chainer-gan-lib ``DCGANGenerator``.
 - D: [conv 3×3 s1 (ch) -> conv 4×4 s2 (ch)] for ch = w, 2w, 4w, then conv 3×3 s1 8w -> dense 1;
-  LeakyReLU(0.1) after every conv.
+  LeakyReLU(0.1) after every conv (the paper's table and methods_spec §4; chainer-gan-lib's
+  ``SNDCGANDiscriminator`` doubles the channels at the strided convs instead and uses
+  chainer's default slope 0.2).
 - 28 px (MNIST, not in the paper): b = 7 and two up-samplings. G drops the first
   up-sampling: dense to 7×7×4w -> deconv 4w->2w (14) -> deconv 2w->w (28) -> conv 3×3 to C.
   D keeps all seven convs but the third stage does not down-sample (its conv 4×4 s2 becomes
