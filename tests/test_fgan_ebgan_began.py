@@ -258,3 +258,17 @@ def test_began_m_reaches_evals_results_csv_and_stays_out_of_the_table(tmp_path):
     assert "began_m" not in tables and "modes" in tables
     assert (tmp_path / "tiny_began" / "plots" / "ring8_began_m.png").exists()
     assert method_progress_keys(collect(tmp_path / "tiny_began")) == {"began_m": "min"}  # the plot's direction
+
+
+@pytest.mark.parametrize("shape,norm", [((1, 28, 28), "bn"), ((3, 32, 32), "spectral"), ((1, 64, 64), "layer"),
+                                        ((2,), "none"), ((2,), "spectral")])
+def test_auto_encoders_reconstruct_the_input_shape(shape, norm):
+    from ganbench.registry import NETS
+
+    net = NETS.get("conv_ae" if len(shape) == 3 else "mlp_ae")(shape, width=4, code_dim=5, norm=norm, act="elu")
+    x = torch.rand(3, *shape) * 2 - 1
+    recon, code = net(x)
+    assert recon.shape == x.shape and code.shape == (3, 5)
+    spectral = [m for m in net.modules() if hasattr(m, "weight_orig")]
+    n_layers = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))]
+    assert len(spectral) == (len(n_layers) if norm == "spectral" else 0)
