@@ -9,9 +9,9 @@ named by the spec's content hash.
 A local Ray instance is ours: its session folder (``/tmp/ray/session_<time>_<pid>``) is
 recorded under the ganbench cache while it runs, and a driver that was killed leaves that
 record behind. The next :func:`ensure_ray` ends the processes that name a dead driver's session
-folder in their command line (raylet, GCS, dashboard and runtime-env agents, workers), found by
-that folder, never by a process name, so another user's or another live run's Ray is never
-touched.
+folder in their command line or hold files open in it (raylet, GCS, dashboard and runtime-env
+agents, workers), found by that folder, never by a process name, so another user's or another
+live run's Ray is never touched.
 
 An environmental fault in a trial (a full or read-only disk: :class:`EnvironmentFault`) ends the
 whole run: in-process it propagates; under Tune the trial reports it before raising and a
@@ -122,18 +122,33 @@ def _alive(pid: int) -> bool:
 
 
 def processes_of_session(session_dir: str) -> list[int]:
-    """Pids whose command line names ``session_dir`` or a path inside it (Linux ``/proc``)."""
-    name = session_dir.rstrip("/").encode()
+    """Pids of processes that name ``session_dir`` (or a path inside it) in their command line or
+    hold a file open inside it (Linux ``/proc``). Ray's agents rename themselves
+    (``ray::DashboardAgent``), so the open log files are what still ties them to the session."""
+    name = session_dir.rstrip("/")
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            argv = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        if any(arg.endswith(name) or name + b"/" in arg for arg in argv):
+        if any(arg.endswith(name) or name + "/" in arg for arg in argv):
             pids.append(int(entry.name))
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target == name or target.startswith(name + "/"):
+                pids.append(int(entry.name))
+                break
     return pids
 
 

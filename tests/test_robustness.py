@@ -427,12 +427,21 @@ def test_leftover_processes_of_a_dead_drivers_ray_session_are_ended(tmp_path, mo
     sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
     ours = subprocess.Popen([*sleeper, f"--session-dir={session}"])
     other = subprocess.Popen([*sleeper, f"--session-dir={session}2"])  # another session's name
+    # like Ray's renamed agents (ray::DashboardAgent): nothing in argv, a log file open inside
+    log = Path(session) / "logs" / "agent.out"
+    log.parent.mkdir(parents=True)
+    agent = subprocess.Popen([sys.executable, "-c", "import os, time; f = open(os.environ['LOG'], 'w'); "
+                              "f.write('up'); f.flush(); time.sleep(120)"], env={**os.environ, "LOG": str(log)})
     try:
-        assert end_leftover_ray() == [ours.pid]
-        assert ours.wait(timeout=30) is not None
+        deadline = time.monotonic() + 600
+        while not (log.exists() and log.read_text() == "up"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert sorted(end_leftover_ray()) == sorted([ours.pid, agent.pid])
+        assert ours.wait(timeout=30) is not None and agent.wait(timeout=30) is not None
         assert other.poll() is None
         assert not list((tmp_path / "cache" / "ray-sessions").iterdir())
     finally:
-        for p in (ours, other):
+        for p in (ours, other, agent):
             p.kill()
             p.wait()
