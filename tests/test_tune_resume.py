@@ -55,10 +55,10 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path, ray_se
         proc = subprocess.Popen([sys.executable, "-m", "ganbench", "run", str(path), "--results", str(results)],
                                 cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 1800  # catches a hang only: the condition decides
             while not _finished(tune_dir / "trials"):
                 assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "no search trial finished in 300 s"
+                assert time.monotonic() < deadline, "no search trial finished in 1800 s"
                 time.sleep(0.1)
         finally:
             kill_process_tree(proc)
