@@ -21,8 +21,10 @@ off by more than the whole data range on every pixel and the hinge would in effe
 switch off. With the squared error *summed* over the pixels (the squared norm above, the
 default ``sum``) m = 10 on a 28×28 image is a per-pixel RMS error of about 0.11: a generated
 sample is pushed up only while D reconstructs it almost as well as a real digit, which is the
-margin's role in the paper (Theorem 2: D's energy of fakes is capped at m). Energies are
-averaged over the batch. ``mean`` is offered for a margin on the per-pixel scale.
+margin's role in the paper (the hinge stops pushing a generated sample's energy up once it
+reaches m). Energies are averaged over the batch. ``mean`` is offered for a margin on the
+per-pixel scale. The paper's margins do not scale with the pixel count (MNIST 10, 64×64 CelebA
+20), so neither convention is exact for every data set: m is a hyperparameter to tune.
 
 Networks: ganbench's generator family (``net``; DCGAN for images, MLP for points) and the
 auto-encoder of :mod:`ganbench.nets.autoencoder` (``conv_ae`` / ``mlp_ae``; code size
