@@ -242,8 +242,9 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
     except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
         return _fault(folder, "oom", exc)
     except Exception as exc:  # a fault in one trial must never stop the suite...
-        if environment_fault(exc) is not None:
-            raise  # ...but a full or read-only disk is not the trial's: it ends the run (dispatch)
+        fault = environment_fault(exc, folder)
+        if fault is not None:  # ...but a full or read-only disk is not the trial's: it ends the run
+            raise fault from exc
         return _fault(folder, "failed", exc)
 
 
