@@ -120,6 +120,20 @@ def test_critic_steps_per_iteration(n_critic):
     assert {"loss_d", "loss_g", "loss_d0", "loss_g2"} <= set(stats)
 
 
+@pytest.mark.parametrize("d_norm", ["bn", "layer", "spectral"])
+def test_every_level_discriminator_honours_d_norm_and_minibatch_std(d_norm):
+    m = _method(d_norm=d_norm, minibatch_std=True)
+    for d in m.D:
+        kinds = {type(x).__name__ for x in d.modules()}
+        assert "MinibatchStd" in kinds
+        if d_norm == "spectral":
+            assert all(hasattr(x, "weight_orig") for x in d.modules() if isinstance(x, (nn.Linear, nn.Conv2d)))
+        else:
+            assert {"bn": "BatchNorm", "layer": "LayerNorm"}[d_norm] in " ".join(kinds)
+    stats = m.step(lambda: torch.rand(8, 1, 28, 28) * 2 - 1)
+    assert all(math.isfinite(v) for v in stats.values())
+
+
 def test_defaults_and_bad_levels():
     m = LAPGAN(LAPGAN.Params(**LAPGAN.resolve_params({}, INFO)), INFO)
     assert m.params.width == 128 and isinstance(m.opt_d[0], torch.optim.SGD) and m.opt_d[0].defaults["lr"] == 0.01

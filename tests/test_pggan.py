@@ -230,13 +230,13 @@ def test_trains_through_the_trainer_across_growth_phases():
 
 def test_checkpoint_round_trip_mid_fade(tmp_path):
     torch.manual_seed(0)
-    a = _method()
+    a = _method(ema_g=0.5)  # the averaged G (used for sampling) travels in the checkpoint too
     a.iteration = 120  # fading 14 px in, α = 0.2
     batch = torch.rand(8, 1, 28, 28) * 2 - 1
     a.step(lambda: batch)
     save_checkpoint(tmp_path / "c.pt", a.state_dict())
     torch.manual_seed(99)
-    b = _method()
+    b = _method(ema_g=0.5)
     b.load_state_dict(load_checkpoint(tmp_path / "c.pt")["method"])
     assert b.iteration == 121 and b.growth() == a.growth() == (1, 0.21)
     torch.manual_seed(5)
@@ -246,3 +246,5 @@ def test_checkpoint_round_trip_mid_fade(tmp_path):
     assert la == lb
     g = torch.Generator()
     assert torch.equal(a.sample(4, g.manual_seed(1)), b.sample(4, g.manual_seed(1)))
+    averaged, live = dict(b.ema.module.named_parameters()), dict(b.G.named_parameters())
+    assert not torch.equal(averaged["blocks.1.1.weight"], live["blocks.1.1.weight"])
