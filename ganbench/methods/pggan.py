@@ -33,8 +33,10 @@ Departures: z has ``z_dim`` (default 100) dimensions, not 512; channel widths ar
 [-1, 1]; no learning-rate ramp-up, no batch-size schedule per resolution (the trainer's batch
 size throughout); the paper's exponential moving average of G (decay 0.999) is off by default
 (at a few hundred iterations the average is still mostly the initial weights) and is switched
-on with ``ema_g: 0.999``; the real-image blending while fading is applied to every critic
-batch. ``d_norm`` must stay ``none`` (the paper uses no normalisation in D) and ``pack`` 1.
+on with ``ema_g: 0.999``; the last resolution gets one phase like the others (the paper keeps
+training it until the total image budget, e.g. 19M images for CelebA-HQ after 13.6M of growth;
+``phase_iterations`` gives it the remainder). ``d_norm`` must stay ``none`` (the paper uses no
+normalisation in D), ``pack`` 1 and ``net`` auto: each is a validation error otherwise.
 """
 
 from __future__ import annotations
