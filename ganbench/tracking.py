@@ -171,6 +171,8 @@ def ensure_store(tracking_uri: str, results_root: Path) -> list[str]:
         return []
     from filelock import FileLock
 
+    if inspect_store(db)[0] == "ok" and not any(db.parent.glob(f".{db.name}.tmp*")):
+        return []  # nothing to repair: no lock needed (a read-only folder can still be viewed)
     db.parent.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     with FileLock(str(db.with_name(f".{db.name}.lock"))):

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, environment_fault
 from ganbench.tracking import default_tracking_uri, ensure_store
 
 
@@ -54,7 +54,13 @@ def start_server(results: Path, host: str = "127.0.0.1", port: int = 5000,
         raise GanbenchError(f"{results}: no mlflow.db here; run a suite first (ganbench run ... --results {results}) "
                             "or pass --create to start a tracking server for a cluster run")
     check_port(host, port)
-    ensure_store(default_tracking_uri(results), Path(results))
+    try:
+        ensure_store(default_tracking_uri(results), Path(results))
+    except Exception as exc:  # a read-only or full disk under a store that needs repair
+        fault = environment_fault(exc, results)
+        if fault is None:
+            raise
+        raise fault from None
     return subprocess.Popen(server_command(results, host, port), env=server_env(), start_new_session=True)
 
 

@@ -384,6 +384,16 @@ def _serve_with(command: list[str], results: Path, port: int) -> None:
     ui.serve(results, "127.0.0.1", port, create=True)
 
 
+def test_ui_on_a_file_or_a_read_only_folder_is_one_line(tmp_path, tmpfs, monkeypatch):
+    target = tmp_path / "afile"
+    target.write_text("")
+    line = _one_line(runner.invoke(app, ["ui", "--results", str(target), "--port", str(_free_port())]))
+    assert str(target) in line and "ENOTDIR" in line
+    where = _read_only_folder(tmp_path, tmpfs, monkeypatch)
+    line = _one_line(runner.invoke(app, ["ui", "--results", str(where / "r"), "--create", "--port", str(_free_port())]))
+    assert str(where) in line and "EROFS" in line
+
+
 def test_ui_stops_its_server_on_sighup(tmp_path):
     """SIGHUP (the terminal closed) to ``ganbench ui``'s process stops the server's whole
     process group. The server is a stand-in (a sleeping process that starts a child of its own):
