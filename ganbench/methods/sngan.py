@@ -4,7 +4,8 @@ Miyato, Kataoka, Koyama, Yoshida 2018, "Spectral Normalization for Generative Ad
 Networks" (ICLR). Every weight of D is used as W/σ(W) (Eq. 8), σ estimated by one power
 iteration per training forward with a persistent u (Algorithm 1; ``torch.nn.utils.spectral_norm``,
 via :func:`ganbench.nets.layers.spectral`). Loss: the hinge version the paper reports as its best
-(§4.1 and Table 2; Lim & Ye 2017), :mod:`ganbench.methods.hinge`:
+(its CIFAR-10/STL-10 tables list "SN-GANs" with the hinge loss; Lim & Ye 2017),
+:mod:`ganbench.methods.hinge`:
 
   D: E relu(1 − D(x)) + E relu(1 + D(G(z)))        G: −E D(G(z))
 
@@ -15,10 +16,11 @@ then one G step. Nets: ``net: sngan_cnn`` (default, the paper's "standard CNN", 
 
 Defaults per net (a suite's overrides win over both):
 
-- ``sngan_cnn``: Adam lr 2e-4, β = (0.5, 0.999), n_dis 1 — the paper's hyper-parameter setting
-  "C" (Table 1, the DCGAN setting of Radford et al.), and exactly what the authors' library
-  runs for its SN-DCGAN (pfnet-research/chainer-gan-lib ``example.sh``: ``--algorithm stdgan
-  --architecture sndcgan --n_dis 1 --adam_beta1 0.5 --adam_beta2 0.999``, α default 2e-4).
+- ``sngan_cnn``: Adam lr 2e-4, β = (0.5, 0.999), n_dis 1 — the DCGAN setting (Radford et al.)
+  among the paper's Table 1 settings (recalled as "C"; the paper's text was not at hand to
+  re-check), and exactly what the authors' library runs for its SN-DCGAN
+  (pfnet-research/chainer-gan-lib ``example.sh``: ``--algorithm stdgan --architecture sndcgan
+  --n_dis 1 --adam_beta1 0.5 --adam_beta2 0.999``, ``--adam_alpha`` default 2e-4).
 - ``resnet``: Adam lr 2e-4, β = (0, 0.9), n_dis 5, learning rate decayed linearly to 0 over the
   run (pfnet-research/sngan_projection ``configs/sn_cifar10_unconditional.yml``).
   ``lr_decay: none`` turns the decay off; ``lr_decay: linear`` turns it on for the CNN too.
