@@ -149,7 +149,7 @@ def test_norm_bn_and_none_add_no_spectral_normalisation():
 
 # -- nets --------------------------------------------------------------------------------------
 
-NET_SIZES = [(f, s) for f in ("sngan_cnn", "resnet", "sagan") for s in (28, 32, 48, 64)]
+NET_SIZES = [(f, s) for f in ("sngan_cnn", "resnet", "sagan") for s in (28, 32, 48, 64)] + [("dcgan", 48)]
 
 
 @pytest.mark.parametrize("family,size", NET_SIZES)
