@@ -88,6 +88,14 @@ def test_activation_stays_in_dom_conjugate(divergence):
     assert torch.isfinite(fgan.conjugate_of_activation(divergence, v)).all()
 
 
+def test_fgan_with_the_gan_divergence_is_the_non_saturating_gan():
+    from ganbench.methods import gan
+
+    real, fake = torch.tensor([0.3, -1.2, 2.0]), torch.tensor([-0.7, 0.1])
+    assert float(fgan.discriminator_loss("gan", real, fake)) == pytest.approx(float(gan.discriminator_loss(real, fake)))
+    assert float(fgan.generator_loss("gan", fake)) == pytest.approx(float(gan.generator_loss(fake)))
+
+
 def test_fgan_losses_on_tiny_logits_by_hand():
     zero = torch.zeros(1)
     # gan: g(0) = −log 2, f*(g(0)) = softplus(0) = log 2
@@ -118,8 +126,8 @@ def test_pulling_away_term_of_three_vectors_by_hand():
 def test_ebgan_losses_with_margin_by_hand():
     x = torch.zeros(1, 1, 2, 2)
     recon = torch.tensor([[[[1.0, -1.0], [2.0, 0.0]]]])
-    assert ebgan.reconstruction_energy(x, recon).tolist() == [6.0]                       # 1 + 1 + 4
-    assert ebgan.reconstruction_energy(x, recon, reduction="mean").tolist() == [1.5]
+    assert ebgan.reconstruction_energy(x, recon, reduction="sum").tolist() == [6.0]      # 1 + 1 + 4
+    assert ebgan.reconstruction_energy(x, recon).tolist() == [1.5]                       # 6 / 4 pixels
     assert ebgan.reconstruction_energy(x, recon, power=1, reduction="mean").tolist() == [1.0]
     e_real, e_fake = torch.tensor([1.0, 3.0]), torch.tensor([4.0, 12.0])
     # 2 + mean([10 − 4]⁺, [10 − 12]⁺) = 2 + 3
