@@ -280,3 +280,16 @@ def test_auto_encoders_reconstruct_the_input_shape(shape, norm):
     spectral = [m for m in net.modules() if hasattr(m, "weight_orig")]
     n_layers = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))]
     assert len(spectral) == (len(n_layers) if norm == "spectral" else 0)
+
+
+def test_auto_encoder_gans_sample_from_the_ema_generator_when_asked():
+    torch.manual_seed(0)
+    data = Ring8().load_split("test")[0]
+    m = _method("began", ema_g=0.5)
+    before = [p.detach().clone() for p in m.G.parameters()]
+    m.step(lambda: data[:16])
+    for avg, old, new in zip(m.ema.module.parameters(), before, m.G.parameters()):
+        assert torch.allclose(avg, 0.5 * old + 0.5 * new)
+    assert "G_ema" in m.state_dict()["modules"]
+    z = m.prior(4, torch.Generator().manual_seed(1))
+    assert torch.equal(m.sample(4, torch.Generator().manual_seed(1)), m.ema.module.eval()(z))
