@@ -266,13 +266,15 @@ def run_eval(source: str | Path, metrics: list[str] | None = None, dataset: str 
     n = int(len(fake))
 
     # assets (weights, reference features) first: an unavailable metric fails before computing
-    ctx = EvalContext(dataset=info, reference=split, num_samples=n, device=dev, seed=REFERENCE_SEED)
+    resize = (spec or {}).get("resize", "clean")  # a trial's eval.resize; files: the default
+    ctx = EvalContext(dataset=info, reference=split, num_samples=n, device=dev, seed=REFERENCE_SEED,
+                      resize=resize)
     start = time.perf_counter()
     for name in metrics:
         METRICS.get(name)().prepare(ctx)
     seconds["prepare"] = time.perf_counter() - start
     start = time.perf_counter()
-    values, protocols = compute_metrics(fake, info, metrics, n, split, dev, REFERENCE_SEED)
+    values, protocols = compute_metrics(fake, info, metrics, n, split, dev, REFERENCE_SEED, resize=resize)
     seconds["compute"] = time.perf_counter() - start
     if "noise_seed" in extra:
         for protocol in protocols.values():

@@ -292,7 +292,7 @@ def note_cpu_cost(metric: str, ctx) -> None:
         return
     minutes = 2 * ctx.num_samples / CPU_IMAGES_PER_SECOND / 60
     print(f"ganbench: {metric} runs on the CPU here: {ctx.num_samples} generated (+ {ctx.reference_size} "
-          "reference, once) "
-          f"images through TF-Inception at ~{CPU_IMAGES_PER_SECOND:g} images/s, about {minutes:.0f} min per "
+          f"reference, once) images through TF-Inception at ~{CPU_IMAGES_PER_SECOND:g} images/s, about "
+          f"{minutes:.0f} min per "
           "evaluation; Inception metrics are meant for a GPU (use fcd/cis/classes on CPUs)",
           file=sys.stderr, flush=True)

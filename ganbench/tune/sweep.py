@@ -447,7 +447,8 @@ def rerun_specs(suite: Suite, best: dict[str, Any]) -> tuple[list[TrialSpec], li
                         method=entry.name, dataset=dataset, seed=seed, params=tuple(sorted(params.items())),
                         iterations=suite.train.iterations, batch_size=suite.train.batch_size,
                         eval_every=suite.train.eval_every, metrics=tuple(suite.eval.metrics),
-                        num_samples=suite.eval.num_samples, reference=suite.eval.reference, label=label))
+                        num_samples=suite.eval.num_samples, reference=suite.eval.reference, label=label,
+                        resize=suite.eval.resize, num_reference=suite.eval.num_reference))
     return specs, rows
 
 
