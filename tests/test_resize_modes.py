@@ -204,3 +204,45 @@ def test_cached_reference_with_another_protocol_is_rebuilt(tmp_path, monkeypatch
     reference.reference_outputs(second, "mnist", "test", 5, seed=0)
     assert second.calls == 1  # the rebuilt file now matches
     reference.clear_memory_cache()
+
+
+def test_suite_keys_reach_the_trial_spec_and_leave_default_ids_alone():
+    from ganbench.suite import parse_suite
+
+    base = {"name": "s", "datasets": ["mnist"], "methods": ["gan"], "seeds": [0],
+            "eval": {"metrics": ["fid"], "num_samples": 50}}
+    default = parse_suite(base, "s.yaml").expand()[0]
+    assert (default.resize, default.num_reference) == ("clean", None)
+    assert "resize" not in default.to_dict() and "num_reference" not in default.to_dict()
+    legacy = parse_suite({**base, "eval": {**base["eval"], "resize": "legacy_tensorflow", "num_reference": 80}},
+                         "s.yaml").expand()[0]
+    assert legacy.to_dict()["resize"] == "legacy_tensorflow" and legacy.to_dict()["num_reference"] == 80
+    assert legacy.trial_id != default.trial_id
+    assert type(legacy).from_dict(legacy.to_dict()) == legacy
+
+
+def test_fid_protocol_records_mode_and_reference_size(tmp_path, monkeypatch):
+    """The metric plumbing, with the network replaced by a cheap stand-in: resize and
+    num_reference reach the extractor, the reference draw and the protocol."""
+    from ganbench.metrics.evaluate import compute_metrics
+
+    seen = []
+
+    def fake_extract(self, images, device):
+        seen.append((self.resize, len(images)))
+        flat = images.reshape(len(images), -1)[:, :16].double().numpy()
+        return {"features": flat.astype(np.float32)}
+
+    monkeypatch.setattr(reference, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(InceptionExtractor, "extract", fake_extract)
+    reference.clear_memory_cache()
+    fake = load_dataset("mnist", "train")[0][:30]
+    _, protocols = compute_metrics(fake, "mnist", ["fid"], reference="test", resize="legacy_tensorflow",
+                                   num_reference=40)
+    reference.clear_memory_cache()
+    protocol = protocols["fid"]
+    assert (protocol["resize"], protocol["n_gen"], protocol["n_ref"]) == ("legacy_tensorflow", 30, 40)
+    assert protocol["preprocess_version"] == PREPROCESS_VERSION
+    assert sorted(seen) == [("legacy_tensorflow", 30), ("legacy_tensorflow", 40)]
+    files = [p.name for p in (tmp_path / "refstats").iterdir()]
+    assert files == [f"mnist-test-tf-inception-2015-12-05-legacy_tensorflow-pp{PREPROCESS_VERSION}-a16e4d89c0ec-n40-seed0.npz"]
