@@ -34,7 +34,10 @@ replicated to RGB, and the network sees (x − 128)/128 at 299×299:
   ganbench resizes with torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``
   (``method="slow"``, documented there as bit-exact with TF 1.x on a CPU) and feeds the layer
   stack. ``tests/test_resize_modes.py`` checks it against TF1's formula written out in NumPy and
-  the whole mode against clean-fid's feature pipeline.
+  the whole mode against clean-fid's feature pipeline, with NVIDIA's resizing forward stood in
+  by a bilinear grid sample that implements the same formula. Caveat: NVIDIA's file itself is
+  not on this machine, so that its forward equals TF1's ResizeBilinear is taken from its
+  purpose (a port of the TF graph, whose own input op is that resize), not read from it.
 
 :data:`PREPROCESS_VERSION` numbers this preprocessing; it is part of the extractor key (hence of
 every reference-feature cache file name) and of the protocol, so changing the preprocessing
