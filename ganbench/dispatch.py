@@ -20,7 +20,9 @@ stopper stops every trial, so none is dispatched after it, and :func:`run_ray` r
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import signal
 import time
@@ -231,6 +233,32 @@ def _tune_trainable(config: dict[str, Any]) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _quiet_disk_faults(stopper):
+    """Drop log records that carry a disk fault's traceback (Tune logs its failed experiment-state
+    saves with ``exc_info``), and Tune's own complaints once a trial reported a disk fault (its
+    result files could not be written either): the run ends with the fault's one line instead."""
+
+    class DiskFaultFilter(logging.Filter):
+        def filter(self, record):
+            exc = record.exc_info[1] if record.exc_info else None
+            if exc is not None and environment_fault(exc) is not None:
+                return False
+            return not (stopper.fault and record.name.startswith("ray.tune"))
+
+    flt = DiskFaultFilter()
+    # where Tune's records end: a handler of "ray" or the root logger, or Python's last resort
+    handlers = [h for name in ("ray", "ray.tune", "") for h in logging.getLogger(name or None).handlers]
+    handlers += [logging.lastResort] if logging.lastResort is not None else []
+    for handler in handlers:
+        handler.addFilter(flt)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(flt)
+
+
 def _FaultStopper():
     """A Tune stopper that stops every trial once one reported an environmental fault."""
     from ray.tune.stopper import Stopper
@@ -297,7 +325,8 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
                 callbacks=[_ProgressCallback(progress, labels)] if progress else [],
             ),
         )
-        grid = tuner.fit()
+        with _quiet_disk_faults(stopper):
+            grid = tuner.fit()
         if stopper.fault:
             raise EnvironmentFault(stopper.fault)
         records = []

@@ -296,6 +296,21 @@ def test_full_disk_ends_the_run_with_one_line_and_no_new_trial(tmp_path, tmpfs):
     assert 1 <= len(started) < 6 and len(started) == len(finished) + 1  # nothing after the faulted trial
 
 
+def test_full_disk_under_ray_stops_the_grid(tmp_path, tmpfs, ray_session, monkeypatch):
+    """The same through Ray Tune: the faulted trial reports the fault, a stopper stops the grid
+    (trials not yet started never start), and the run raises the fault's one line."""
+    from ganbench.errors import EnvironmentFault
+    from ganbench.runner import run_suite
+
+    where = tmpfs("320k")
+    suite = write_suite(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0, 1, 2, 3, 4, 5]"))
+    with pytest.raises(EnvironmentFault, match=r"no space left on device \(ENOSPC\)") as err:
+        run_suite(suite, results_root=where, tracking_uri=default_tracking_uri(tmp_path / "store"))
+    assert str(where) in str(err.value)
+    started = [p for p in (where / "robust" / "trials").iterdir() if (p / "spec.json").exists()]
+    assert 1 <= len(started) < 6
+
+
 # --------------------------------------------------------------------------- silent cases
 @pytest.mark.parametrize("name", [".", "..", "a/b", "x" * 300])
 def test_unsafe_suite_names_are_rejected(tmp_path, name):
