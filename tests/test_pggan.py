@@ -246,5 +246,9 @@ def test_checkpoint_round_trip_mid_fade(tmp_path):
     assert la == lb
     g = torch.Generator()
     assert torch.equal(a.sample(4, g.manual_seed(1)), b.sample(4, g.manual_seed(1)))
+    # a checkpoint alone (ganbench eval) knows the schedule: the trainer's total travels with it
+    c = _method(total=None, ema_g=0.5)
+    c.load_state_dict(load_checkpoint(tmp_path / "c.pt")["method"])
+    assert c.total_iterations == 500 and c.growth() == (1, 0.21)
     averaged, live = dict(b.ema.module.named_parameters()), dict(b.G.named_parameters())
     assert not torch.equal(averaged["blocks.1.1.weight"], live["blocks.1.1.weight"])

@@ -202,6 +202,14 @@ class PGGAN(Method):
             x = F.interpolate(x, scale_factor=factor, mode="nearest")
         return x.clamp(-1.0, 1.0)
 
+    def extra_state(self) -> dict[str, Any]:
+        # the schedule's length, so that a checkpoint alone (``ganbench eval``) knows the stage
+        return {"total_iterations": self.total_iterations}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.total_iterations is None and state.get("total_iterations") is not None:
+            self.total_iterations = int(state["total_iterations"])
+
     def modules(self):
         out = {"G": self.G, "D": self.D}
         if self.ema is not None:
