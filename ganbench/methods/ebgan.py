@@ -26,7 +26,10 @@ output is linear (not tanh); measured on MNIST (width 16, 300 steps) the fakes' 
 80-250 over the same run, far above m = 10: the hinge never acts, D is a plain auto-encoder of
 the data and G collapsed (pulling-away term 0.99). The paper's margins also do not grow with
 the pixel count (MNIST 10, 64×64 CelebA 20), which fits a per-pixel scale better than a sum;
-either way m is a per-dataset hyperparameter.
+either way m is a per-dataset hyperparameter. Behaviour to expect: in ganbench's quick MNIST
+profile (600 iterations, width 16) the fakes' energy stays pinned near m and the samples have
+not formed digits (FCD ≈ 1100 vs ≈ 520 for ``gan``); on ring8 (width 64) it covered 8 modes
+after 1000 iterations.
 
 Networks: ganbench's generator family (``net``; DCGAN for images, MLP for points) and the
 auto-encoder of :mod:`ganbench.nets.autoencoder` (``conv_ae`` / ``mlp_ae``; code size
