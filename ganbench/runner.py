@@ -249,6 +249,8 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
     ctx = TrialContext(suite.name, str(suite_dir), uri, experiment_id, parent,
                        threads=max(1, int(suite.resources.cpus_per_trial)),
                        max_failures=suite.resources.max_failures)
+    for spec in specs:
+        repair_records(spec, trial_dir(ctx, spec))
     status = "FAILED"
     try:
         if local:
@@ -333,3 +335,50 @@ def budget_warnings(suite: Suite, source: str) -> list[str]:
     if evals > 100_000:
         warnings_.append(f"{source}: train.eval_every: {evals:,} evaluations per trial")
     return warnings_
+
+
+def repair_records(spec: TrialSpec, folder: Path) -> str | None:
+    """Re-evaluate a finished trial whose ``evals.jsonl`` lost its last record, from its checkpoint.
+
+    A finished trial's checkpoint holds the networks of its last step, so that step's evaluation
+    is recomputed exactly as the trial did it (same metrics, samples, reference and noise seed:
+    :func:`ganbench.metrics.eval_source.run_eval`); its losses and ``elapsed_s`` cannot be and are
+    left out, and the line says ``"reevaluated": true``. A step recorded twice keeps its last line.
+    Earlier lost steps cannot be recomputed (there is no checkpoint of them). Returns what was
+    done (also added to the trial's status notes), or None when the records were whole or could
+    not be repaired (then the report flags the trial, :func:`ganbench.report.collect.check_records`).
+    """
+    from ganbench.paths import read_json_lines
+    from ganbench.report.collect import check_records
+
+    status = read_status(folder)
+    if not status or status.get("status") != "finished":
+        return None
+    records = read_json_lines(folder / "evals.jsonl")
+    problem = check_records(records, status)
+    if problem is None:
+        return None
+    last = int(status["last_step"])
+    by_step = {r.get("step"): r for r in records if isinstance(r.get("step"), int) and r["step"] <= last}
+    if last not in by_step:
+        ckpt = folder / "checkpoint.pt"
+        if not ckpt.exists():
+            return None
+        from ganbench.metrics.eval_source import load_trial_generator, run_eval
+
+        try:
+            method, _ = load_trial_generator(ckpt, _driver_device())
+            if int(method.iteration) != last:
+                return None
+            result = run_eval(ckpt, list(spec.metrics), spec.dataset, spec.reference, spec.num_samples,
+                              spec.seed, _driver_device())
+        except GanbenchError:
+            return None
+        by_step[last] = {"step": last, "elapsed_s": None, "values": result.values, "losses": {},
+                         "protocol": result.protocols, "reevaluated": True}
+    lines = [json.dumps(by_step[step]) for step in sorted(by_step)]
+    atomic_write_text(folder / "evals.jsonl", "".join(f"{line}\n" for line in lines))
+    note = f"records repaired ({problem})"
+    notes = list(status.get("notes") or []) + [note]
+    atomic_write_text(folder / "status.json", json.dumps({**status, "notes": notes}))
+    return note

@@ -360,6 +360,24 @@ def test_records_that_do_not_match_the_status_are_flagged(tmp_path, damage):
     assert expected in tables
 
 
+def test_a_lost_last_record_is_reevaluated_from_the_checkpoint(tmp_path):
+    suite = write_suite(tmp_path, SUITE)
+    args = ["run", str(suite), "--local", "--results", str(tmp_path / "r")]
+    assert runner.invoke(app, args).exit_code == 0
+    folder = sorted((tmp_path / "r" / "robust" / "trials").iterdir())[0]
+    lines = (folder / "evals.jsonl").read_text().splitlines()
+    original = json.loads(lines[-1])
+    (folder / "evals.jsonl").write_text(lines[0] + "\n")  # the last line lost
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    records = [json.loads(line) for line in (folder / "evals.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20] and records[0] == json.loads(lines[0])
+    assert records[1]["reevaluated"] is True
+    assert records[1]["values"] == pytest.approx(original["values"], rel=1e-6, abs=1e-9)
+    assert "records repaired" in json.loads((folder / "status.json").read_text())["notes"][-1]
+    assert "incomplete" not in (tmp_path / "r" / "robust" / "tables.md").read_text()
+
+
 def test_budgets_that_cannot_finish_are_warned_at_validate(tmp_path):
     text = (SUITE.replace("iterations: 20,", "iterations: 1000000000000,")
             .replace("batch_size: 16", "batch_size: 200000").replace("num_samples: 100,", "num_samples: 10000000000,"))

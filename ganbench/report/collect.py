@@ -17,8 +17,9 @@ Records that do not match the trial's status are never reported silently: a tria
 (a lost last line), or holds one step more than once (two drivers, a bad copy), gets status
 ``"incomplete"`` and an ``error`` saying what is wrong, so the tables annotate its cell and list
 it among the trials that did not finish (:func:`check_records`). A step given twice keeps its
-last line. Re-evaluating such a trial from its checkpoint is not done here (it needs the
-trial's networks: rerun the suite after removing the trial's ``status.json``).
+last line. The next ``ganbench run`` of the suite re-evaluates a lost last step from the trial's
+checkpoint (:func:`ganbench.runner.repair_records`); until then, or when that cannot be done, the
+report flags it.
 """
 
 from __future__ import annotations
