@@ -37,7 +37,7 @@ with an 8-d code L(v) fell to ~0 everywhere, M to 0.004, and nothing was left to
 
 Behaviour to expect: with λ_k = 0.001, k_t grows by about 1e-4 per step, so for the first
 thousands of iterations D is mostly an auto-encoder of the data and G drifts to what D
-reconstructs best; in ganbench's quick MNIST profile (600 iterations, width 16) k reached only
+reconstructs best; in a short MNIST run (600 iterations, width 16, batch 32) k reached only
 0.07 and the samples had not formed digits (FCD ≈ 1140 vs ≈ 520 for ``gan``).
 """
 

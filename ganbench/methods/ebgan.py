@@ -26,8 +26,8 @@ output is linear (not tanh); measured on MNIST (width 16, 300 steps) the fakes' 
 80-250 over the same run, far above m = 10: the hinge never acts, D is a plain auto-encoder of
 the data and G collapsed (pulling-away term 0.99). The paper's margins also do not grow with
 the pixel count (MNIST 10, 64×64 CelebA 20), which fits a per-pixel scale better than a sum;
-either way m is a per-dataset hyperparameter. Behaviour to expect: in ganbench's quick MNIST
-profile (600 iterations, width 16) the fakes' energy stays pinned near m and the samples have
+either way m is a per-dataset hyperparameter. Behaviour to expect: in a short MNIST run
+(600 iterations, width 16, batch 32) the fakes' energy stays pinned near m and the samples have
 not formed digits (FCD ≈ 1100 vs ≈ 520 for ``gan``); on ring8 (width 64) it covered 8 modes
 after 1000 iterations.
 
