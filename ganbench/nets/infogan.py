@@ -22,6 +22,10 @@ Departures, all deliberate:
   in compare_gan's batch-norm setting; ``none``, ``layer`` or ``spectral``, which wraps every conv,
   FC and the head); compare_gan selects it the same way (its ``discriminator_normalization``).
   ``minibatch_std`` inserts :class:`~ganbench.nets.layers.MinibatchStd` before the second conv.
+  Caveat for ``bn``: compare_gan runs D once on real and generated images concatenated, while
+  ganbench's methods call D on each batch separately; BN then normalises each batch on its own,
+  and after the FC layer that erases the real/fake mean difference (D barely learns: see
+  ``suites/lucic2018.yaml``, which uses ``d_norm: none``).
 - Initialisation is DCGAN's N(0, 0.02) for every weight, zero biases, BN γ ~ N(1, 0.02); the
   study's TF code draws conv/deconv weights from N(0, 0.02) too (its ``arch_ops``), but its
   initialiser of the FC layers was not checked here.
