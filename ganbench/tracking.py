@@ -34,6 +34,7 @@ are rewritten at each start when the folder was moved or copied (MLflow stores t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -64,10 +65,30 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     return Path(tracking_uri[len(prefix):]) if tracking_uri.startswith(prefix) else None
 
 
+@functools.lru_cache(maxsize=None)
 def _head_revision() -> str:
-    from mlflow.store.db.utils import _get_latest_schema_revision
+    """The schema revision this MLflow's stores are at (reading its ~70 migration scripts takes
+    seconds on a busy machine, so it is remembered per MLflow version in the ganbench cache)."""
+    import mlflow
 
-    return _get_latest_schema_revision()
+    from ganbench.paths import atomic_write_text, cache_dir
+
+    known = cache_dir() / "mlflow-schema-heads.json"
+    try:
+        heads = json.loads(known.read_text())
+    except (OSError, ValueError):
+        heads = {}
+    if not isinstance(heads, dict):
+        heads = {}
+    if not isinstance(heads.get(mlflow.__version__), str):
+        from mlflow.store.db.utils import _get_latest_schema_revision
+
+        heads[mlflow.__version__] = _get_latest_schema_revision()
+        try:
+            atomic_write_text(known, json.dumps(heads))
+        except OSError:  # a read-only cache only costs the seconds again
+            pass
+    return heads[mlflow.__version__]
 
 
 def _known_revisions() -> set[str]:
