@@ -52,6 +52,7 @@ class SAGAN(AdversarialMethod):
     """SAGAN (Zhang et al. 2019): self-attention and SN in G and D, hinge loss, TTUR 1e-4/4e-4."""
 
     name = "sagan"
+    paper = "Zhang et al. 2019, Self-Attention Generative Adversarial Networks"
     Params = SAGANParams
 
     def __init__(self, params: SAGANParams, info: DatasetInfo, device="cpu"):

@@ -73,6 +73,7 @@ class SNGAN(AdversarialMethod):
     """SN-GAN (Miyato et al. 2018): hinge loss, spectral norm on every D layer; standard CNN or ResNet."""
 
     name = "sngan"
+    paper = "Miyato et al. 2018, Spectral Normalization for Generative Adversarial Networks"
     Params = SNGANParams
 
     @classmethod
