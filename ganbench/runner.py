@@ -43,9 +43,9 @@ from ganbench.paths import atomic_write_text, check_name_fits, check_writable_di
 from ganbench.registry import METRICS
 from ganbench.spec import TrialSpec
 from ganbench.suite import Suite, load_suite
-from ganbench.tracking import (default_tracking_uri, end_run, ensure_experiment, ensure_store,
-                               follow_moved_results, start_parent_run)
-from ganbench.trial import TrialContext, read_status, trial_dir
+from ganbench.tracking import (close_done_trials, default_tracking_uri, end_run, ensure_experiment,
+                               ensure_store, follow_moved_results, start_parent_run)
+from ganbench.trial import DONE_STATUSES, TrialContext, read_status, trial_dir
 
 
 @dataclass
@@ -249,8 +249,13 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
     ctx = TrialContext(suite.name, str(suite_dir), uri, experiment_id, parent,
                        threads=max(1, int(suite.resources.cpus_per_trial)),
                        max_failures=suite.resources.max_failures)
+    done = {}
     for spec in specs:
         repair_records(spec, trial_dir(ctx, spec))
+        previous = read_status(trial_dir(ctx, spec))
+        if previous and previous.get("status") in DONE_STATUSES:
+            done[spec.trial_id] = previous["status"]
+    close_done_trials(uri, experiment_id, done)
     status = "FAILED"
     try:
         if local:

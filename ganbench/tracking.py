@@ -389,6 +389,25 @@ def start_parent_run(tracking_uri: str, experiment_id: str, suite_name: str, par
     return run.info.run_id
 
 
+def close_done_trials(tracking_uri: str, experiment_id: str, done: dict[str, str]) -> int:
+    """Terminate the runs of trials whose folder says done (``{trial_id: status}``) but whose run
+    is still open: a driver killed between a trial's final ``status.json`` and its run's end left
+    it ``RUNNING``, and a done trial is never run again to close it. Returns how many."""
+    if not done:
+        return 0
+    client = MlflowClient(tracking_uri)
+    runs = _retry(client.search_runs, [experiment_id], filter_string="attributes.status != 'FINISHED'",
+                  max_results=5000)
+    closed = 0
+    for run in runs:
+        trial_id = run.data.tags.get(TRIAL_TAG)
+        if trial_id in done:
+            _retry(client.set_tag, run.info.run_id, STATUS_TAG, done[trial_id])
+            _retry(client.set_terminated, run.info.run_id, "FINISHED")
+            closed += 1
+    return closed
+
+
 def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
     MlflowClient(tracking_uri).set_terminated(run_id, status)
 

@@ -181,6 +181,24 @@ def test_moved_results_folder_logs_artifacts_into_itself(tmp_path):
     assert follow_moved_results(uri_new, new) == 0  # once re-rooted, nothing to do
 
 
+def test_a_done_trials_run_left_open_by_a_kill_is_closed(tmp_path):
+    """A driver killed between a trial's final status.json and the end of its MLflow run: the
+    trial is never run again, so the next driver closes the run (the open one of another trial
+    stays open: it will be re-attached when that trial resumes)."""
+    from ganbench.tracking import close_done_trials
+
+    uri = default_tracking_uri(tmp_path)
+    ensure_store(uri, tmp_path)
+    exp = ensure_experiment(uri, "closing", tmp_path / "mlartifacts")
+    client = MlflowClient(uri)
+    done = client.create_run(exp, tags={TRIAL_TAG: "aaaaaaaaaaaa"})
+    resumable = client.create_run(exp, tags={TRIAL_TAG: "bbbbbbbbbbbb"})
+    assert close_done_trials(uri, exp, {"aaaaaaaaaaaa": "finished"}) == 1
+    assert client.get_run(done.info.run_id).info.status == "FINISHED"
+    assert client.get_run(done.info.run_id).data.tags["ganbench.status"] == "finished"
+    assert client.get_run(resumable.info.run_id).info.status == "RUNNING"
+
+
 # --------------------------------------------------------------------------- file systems
 @pytest.fixture
 def tmpfs(tmp_path):
