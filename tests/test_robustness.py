@@ -22,7 +22,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ from ganbench.report.collect import collect
 from ganbench.suite import SuiteError, load_suite
 from ganbench.tracking import (TRIAL_TAG, default_tracking_uri, ensure_experiment, ensure_store,
                                follow_moved_results, inspect_store)
-from tests.conftest import REPO, kill_process_tree, write_suite
+from tests.conftest import write_suite
 
 SUITE = textwrap.dedent("""\
     name: robust
