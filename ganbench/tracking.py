@@ -137,11 +137,22 @@ def inspect_store(db: Path) -> tuple[str, str]:
 
 
 def _open_store(db: Path) -> None:
-    """Let MLflow create (or migrate) the store in ``db`` and close it again."""
+    """Let MLflow create the store in ``db`` and close it again."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     store = SqlAlchemyStore(f"sqlite:///{db}", (db.parent / "mlartifacts").as_uri())
     store.engine.dispose()
+
+
+def _upgrade_store(db: Path) -> None:
+    """Migrate an older MLflow's store in ``db`` to this MLflow's schema (``mlflow db upgrade``)."""
+    import mlflow.store.db.utils as db_utils
+
+    engine = db_utils.create_sqlalchemy_engine_with_retry(f"sqlite:///{db}")
+    try:
+        db_utils._upgrade_db(engine)
+    finally:
+        engine.dispose()
 
 
 def _new_store(db: Path) -> None:
@@ -209,7 +220,9 @@ def ensure_store(tracking_uri: str, results_root: Path) -> list[str]:
                 con.backup(out)
                 con.close()
                 out.close()
-                _open_store(tmp)
+                _upgrade_store(tmp)
+                if inspect_store(tmp)[0] != "ok":
+                    raise RuntimeError("not at the head revision after the upgrade")
                 os.replace(tmp, db)
                 notes.append(f"{db}: migrated from {why}")
             except Exception as exc:  # the migration itself fails: rebuild instead
