@@ -12,7 +12,7 @@
 - reference features are cached per mode and preprocessing version, and a cached file whose
   protocol differs from the current one is rebuilt.
 
-Five MNIST images per side (40 Inception passes in all, one TorchScript load per side) keep the
+Four MNIST images per side (32 Inception passes in all, one TorchScript load per side) keep the
 cost near 15 s on an idle 2-core CPU.
 """
 
@@ -34,7 +34,7 @@ from ganbench.metrics.inception import (PREPROCESS_VERSION, RESIZE_MODES, Incept
                                         legacy_tensorflow_resize, to_pixels)
 from tests.conftest import cleanfid_inceptionv3w
 
-N = 5
+N = 4
 
 
 def tf1_bilinear_numpy(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
