@@ -209,7 +209,18 @@ def _search(suite, source, suite_dir, results_root, tracking_uri, per_trial, pro
     suite_dir.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri or default_tracking_uri(results_root)
     experiment_id = ensure_experiment(uri, suite.name, results_root / "mlartifacts")
+    close_done_trials(uri, experiment_id, _done_in(suite_dir / "tune" / "trials"))
     return run_sweep(suite, source, suite_dir, uri, experiment_id, per_trial, progress)
+
+
+def _done_in(trials: Path) -> dict[str, str]:
+    """``{trial_id: status}`` of the trial folders under ``trials`` that say they are done."""
+    done = {}
+    for folder in sorted(trials.glob("*/")) if trials.is_dir() else []:
+        status = read_status(folder)
+        if status and status.get("status") in DONE_STATUSES:
+            done[folder.name] = status["status"]
+    return done
 
 
 def _this_machine() -> dict[str, float]:
