@@ -112,7 +112,7 @@ def test_cli_validate_exit_codes(tmp_path):
     good = subprocess.run([sys.executable, "-m", "ganbench", "validate", "suites/mnist_all.yaml"],
                           capture_output=True, text=True, cwd=REPO)
     assert good.returncode == 0, good.stderr
-    assert "36 trials" in good.stdout
+    assert "69 trials" in good.stdout
 
 
 def test_quick_method_params_reach_only_the_named_method(tmp_path):
