@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("GANBENCH_OFFLINE", "1")  # no internet here: skip the torchvision attempt
@@ -98,3 +99,32 @@ def mutate_document(doc, path, value):
     elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
     return doc
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny nets: one torch thread is as fast, and far faster than two on a shared, busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def record_optimizer_steps(method, nets=None) -> list:
+    """Wrap every optimiser of ``method``: each step appends ``(optimiser name, frozenset of the
+    nets whose parameters it changed)``, in call order. ``nets`` defaults to ``method.modules()``."""
+    nets = dict(nets or method.modules())
+    log: list = []
+    for name, opt in method.optimizers().items():
+        original = opt.step
+
+        def step(*args, _name=name, _original=original, **kwargs):
+            before = {k: [p.detach().clone() for p in n.parameters()] for k, n in nets.items()}
+            out = _original(*args, **kwargs)
+            moved = frozenset(k for k, n in nets.items()
+                              if any(not torch.equal(a, b) for a, b in zip(before[k], n.parameters())))
+            log.append((_name, moved))
+            return out
+
+        opt.step = step
+    return log

@@ -161,15 +161,6 @@ def test_one_step_on_mnist_bar_conv_nets():
     assert rows.shape == (4, 2 * 784) and float(rows.abs().max()) <= 1
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny nets: one thread is as fast, and far faster than two on a shared, busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_short_toy_training_reaches_both_branches(one_thread):
     """300 iterations through the Trainer (about 8 s on one core).
 

@@ -17,6 +17,7 @@ from ganbench.data.toy2d import Ring8
 from ganbench.methods import began, ebgan, fgan
 from ganbench.registry import METHODS, load_builtins
 from ganbench.train import Trainer
+from tests.conftest import record_optimizer_steps
 
 load_builtins()
 INFO = Ring8.info
@@ -167,32 +168,13 @@ def test_began_step_updates_k_from_its_own_losses_and_resumes_exactly():
 
 
 # ----------------------------------------------------------------------------- the loop
-def _record_steps(method):
-    """Wrap the optimisers: each step records (optimiser, {nets whose parameters changed})."""
-    log = []
-    nets = {"G": method.G, "D": method.D}
-    for name, opt in method.optimizers().items():
-        original = opt.step
-
-        def step(*args, _name=name, _original=original, **kwargs):
-            before = {k: [p.detach().clone() for p in n.parameters()] for k, n in nets.items()}
-            out = _original(*args, **kwargs)
-            moved = {k for k, n in nets.items()
-                     if any(not torch.equal(a, p) for a, p in zip(before[k], n.parameters()))}
-            log.append((_name, moved))
-            return out
-
-        opt.step = step
-    return log
-
-
 @pytest.mark.parametrize("name,overrides,d_steps", [
     ("fgan", {"divergence": "kl"}, 1), ("ebgan", {}, 1), ("ebgan", {"n_critic": 2}, 2), ("began", {}, 1)])
 def test_sub_steps_move_only_their_network(name, overrides, d_steps):
     torch.manual_seed(0)
     data = Ring8().load_split("test")[0]
     method = _method(name, **overrides)
-    log = _record_steps(method)
+    log = record_optimizer_steps(method)
     draws = []
 
     def next_real():

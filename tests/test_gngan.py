@@ -18,14 +18,6 @@ from ganbench.registry import METHODS
 from ganbench.train import Trainer
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # -- neighbours embedding -------------------------------------------------------------------
 
 def _report_joint_affinities(points):

@@ -25,12 +25,7 @@ from tests.conftest import write_suite
 INFO = Ring8.info
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: thread start-up dominates on a shared 2-core machine
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _method(name="gan", **overrides):

@@ -19,12 +19,7 @@ from ganbench.train import Trainer
 INFO = MNIST.info
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _method(total=500, **overrides) -> PGGAN:

@@ -16,16 +16,12 @@ from ganbench.errors import GanbenchError
 from ganbench.nets.sagan import SelfAttention
 from ganbench.registry import METHODS, NETS
 from ganbench.train import Trainer
+from tests.conftest import record_optimizer_steps
 
 RGB32 = DatasetInfo(name="rgb32", kind="image", shape=(3, 32, 32))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _make(name, info, **overrides):
@@ -229,31 +225,12 @@ def test_per_net_defaults_and_overrides():
         _make("sagan", Ring8.info)
 
 
-def _trace_optimizer_steps(method):
-    """Which of G, D each optimiser step moves, in order."""
-    events = []
-    nets = {"G": method.G, "D": method.D}
-    for who, opt in (("D", method.opt_d), ("G", method.opt_g)):
-        original = opt.step
-
-        def step(*args, _who=who, _original=original, **kwargs):
-            before = {k: [p.detach().clone() for p in n.parameters()] for k, n in nets.items()}
-            out = _original(*args, **kwargs)
-            moved = {k for k, n in nets.items()
-                     if any(not torch.equal(a, b) for a, b in zip(before[k], n.parameters()))}
-            events.append((_who, frozenset(moved)))
-            return out
-
-        opt.step = step
-    return events
-
-
 @pytest.mark.parametrize("name,overrides,n_dis", [("sngan", {}, 1), ("sngan", {"net": "resnet"}, 5),
                                                    ("sagan", {}, 1)])
 def test_sub_steps_move_only_their_network(one_thread, name, overrides, n_dis):
     torch.manual_seed(0)
     method = _make(name, MNIST.info, width=4, **overrides)
-    events = _trace_optimizer_steps(method)
+    events = record_optimizer_steps(method)
     calls = []
 
     def next_real():
