@@ -18,6 +18,7 @@ nothing installed; it needs ``apt-get update`` to have been run once on the mach
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -89,10 +90,26 @@ def deb_files(deb: bytes, paths: list[str], origin: str = "package") -> dict[str
 
 
 def apt_download(spec: str, dest: Path) -> tuple[Path | None, str]:
-    """``apt-get download SPEC`` into ``dest``; ``(path of the .deb, "")`` or ``(None, why)``."""
+    """``apt-get download SPEC`` into ``dest``; ``(path of the .deb, "")`` or ``(None, why)``.
+
+    A machine whose package lists were never fetched (a fresh container) knows no package: when
+    the download fails and we run as root, the lists are fetched once (``apt-get update``, which
+    installs nothing) and the download is tried again.
+    """
     apt = shutil.which("apt-get")
     if apt is None:
         return None, "apt-get is not installed"
+    got, why = _apt_get_download(apt, spec, dest)
+    if got is None and hasattr(os, "geteuid") and os.geteuid() == 0:
+        try:
+            subprocess.run([apt, "update", "-qq"], capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired):
+            return None, why
+        got, why = _apt_get_download(apt, spec, dest)
+    return got, why
+
+
+def _apt_get_download(apt: str, spec: str, dest: Path) -> tuple[Path | None, str]:
     try:
         proc = subprocess.run([apt, "download", spec], cwd=dest, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
