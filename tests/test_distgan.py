@@ -13,7 +13,7 @@ from ganbench.data.toy2d import Ring8
 from ganbench.methods.distgan import (d_loss_hinge, d_loss_log, distgan_penalty,
                                       recon_weight_schedule)
 from ganbench.methods.penalties import wgan_gp_penalty
-from tests.test_gngan import _make, one_thread, train_on_ring8  # noqa: F401  (fixture)
+from tests.test_gngan import _make, train_on_ring8
 
 sp = lambda t: math.log1p(math.exp(t))  # noqa: E731  softplus
 
