@@ -25,6 +25,8 @@ from ganbench.methods.base import Method
 EvalFn = Callable[[Method], tuple[dict, dict]]
 #: on_eval(step, elapsed_s, values, protocol, losses)
 OnEval = Callable[[int, float, dict, dict, dict], None]
+#: on_step(step, elapsed_s): called after every training iteration (progress displays)
+OnStep = Callable[[int, float], None]
 
 
 @dataclass
@@ -55,7 +57,12 @@ def merge_progress(method: Method, values: dict, protocol: dict) -> tuple[dict, 
 class Trainer:
     def __init__(self, method: Method, data: torch.Tensor, batch_size: int, iterations: int,
                  eval_every: int, evaluate: EvalFn, on_eval: OnEval,
-                 checkpoint_path: Path | None = None):
+                 checkpoint_path: Path | None = None, labels: torch.Tensor | None = None,
+                 on_step: OnStep | None = None):
+        if method.conditional and labels is None:
+            raise GanbenchError(f"method {method.name!r} is conditional and needs a dataset with labels")
+        if labels is not None and len(labels) != len(data):
+            raise GanbenchError(f"{len(labels)} labels for {len(data)} training samples")
         self.method = method
         method.total_iterations = iterations
         self.data = data
@@ -66,9 +73,14 @@ class Trainer:
         self.on_eval = on_eval
         self.checkpoint_path = checkpoint_path
         self.elapsed_before = 0.0
+        self.labels = labels.to(data.device) if labels is not None else None
+        self.on_step = on_step
 
-    def next_real(self) -> torch.Tensor:
+    def next_real(self):
+        """A real mini-batch drawn with replacement; ``(x, y)`` for a conditional method."""
         idx = torch.randint(self.data.shape[0], (self.batch_size,), device=self.data.device)
+        if self.method.conditional:
+            return self.data[idx], self.labels[idx]
         return self.data[idx]
 
     def resume(self) -> bool:
@@ -94,6 +106,8 @@ class Trainer:
             bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
             if bad:
                 return TrainResult("diverged", step, f"non-finite loss at iteration {step}: {bad}", losses)
+            if self.on_step is not None:
+                self.on_step(step, time.perf_counter() - start)
             if step % self.eval_every == 0 or step == self.iterations:
                 values, protocol = self.evaluate(self.method)
                 values, protocol = merge_progress(self.method, values, protocol)

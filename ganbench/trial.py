@@ -184,7 +184,7 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
     device = _device()
     try:
         info = get_dataset(spec.dataset, spec.dataset_param_dict).info  # info.name: the instance's name
-        data, _ = load_dataset(info.name, "train", device)
+        data, labels = load_dataset(info.name, "train", device)
         method_cls = METHODS.get(spec.method)
         method = method_cls(method_cls.Params(**spec.param_dict), info, device)
         fault = fault_for(ctx.fault_inject, spec)
@@ -194,7 +194,7 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
         def run_eval(m):
             return evaluate(m.sample, info.name, list(spec.metrics), spec.num_samples,
                             spec.reference, device, spec.seed, resize=spec.resize,
-                            num_reference=spec.num_reference)
+                            num_reference=spec.num_reference, method=m)
 
         logged_protocol = False
 
@@ -219,14 +219,18 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
                 tune.report({"step": step, "elapsed_s": elapsed, **values})
 
         trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every,
-                          run_eval, on_eval, folder / "checkpoint.pt")
+                          run_eval, on_eval, folder / "checkpoint.pt",
+                          labels=labels if method.conditional else None)
         if _resume(trainer, folder, notes):
             _truncate_evals(folder / "evals.jsonl", method.iteration)
         else:  # a fresh start: lines of an attempt killed before its first checkpoint go
             (folder / "evals.jsonl").unlink(missing_ok=True)
         result = trainer.run()
         gen = torch.Generator(device).manual_seed(spec.seed)
-        if info.kind == "conditional":
+        own = method.sample_figure(folder, gen)
+        if own is not None:
+            artifacts = list(own)
+        elif info.kind == "conditional":
             from ganbench.metrics.cgml_plots import save_conditional_samples
 
             artifacts = save_conditional_samples(

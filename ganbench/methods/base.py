@@ -34,6 +34,14 @@ def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
         G.train(was_training)
 
 
+def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The labels a conditional method draws when none are given: sample i is of class i % K,
+    so every class gets n/K samples (±1) and evaluation is deterministic."""
+    if num_classes < 1:
+        raise ValueError("balanced_labels: the dataset has no classes")
+    return torch.arange(n, device=device) % num_classes
+
+
 class MethodParams(BaseModel):
     """Hyperparameters every method understands. ``None`` means "the data kind's default"."""
 
@@ -86,6 +94,10 @@ class Method(abc.ABC):
     #: shared options this method's training loop does not honour; a non-default value is a
     #: validation error naming the key (the adversarial loop honours all of them)
     unsupported_options: ClassVar[tuple[str, ...]] = ("pack", "ema_g")
+    #: a conditional method consumes labels: the trainer's ``next_real()`` returns ``(x, y)``
+    #: (y int64 class indices on the method's device) and ``sample(n, generator, labels=None)``
+    #: draws ``labels`` (default :func:`balanced_labels`: sample i is of class i % K)
+    conditional: ClassVar[bool] = False
 
     def __init__(self, params: MethodParams, info: DatasetInfo, device: torch.device | str = "cpu"):
         self.params = params
@@ -160,6 +172,13 @@ class Method(abc.ABC):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         del state
+
+    def sample_figure(self, folder, generator: torch.Generator | None = None) -> list | None:
+        """Write this method's own end-of-trial sample figures into ``folder`` and return their
+        paths (a conditional grid with one row per class, a translation strip); ``None`` (the
+        default): the trial writes the generic grid or scatter of ``sample(64)``."""
+        del folder, generator
+        return None
 
     def progress_values(self) -> dict[str, float]:
         """The method's own progress signals, merged into every evaluation's values

@@ -33,6 +33,12 @@ class EvalContext:
     resize: str = "clean"
     #: n of reference samples (eval.num_reference); None: num_samples. Capped at the split size.
     num_reference: int | None = None
+    #: the class label of each generated sample (conditional methods; see
+    #: :func:`ganbench.methods.base.balanced_labels`), None for unconditional samples
+    labels: torch.Tensor | None = None
+    #: the method being evaluated (translation metrics call its ``translate``), None for
+    #: samples evaluated without a method (``ganbench eval`` on files, floors)
+    method: Any = None
 
     @property
     def reference_size(self) -> int:

@@ -31,8 +31,10 @@ REFERENCE_SEED = 0
 SampleFn = Callable[[int, torch.Generator], torch.Tensor]
 
 
-def draw_samples(sample_fn: SampleFn, num_samples: int, device: torch.device | str, seed: int) -> torch.Tensor:
-    """``num_samples`` samples from ``sample_fn(n, generator)`` in batches of <= 500."""
+def draw_samples(sample_fn: SampleFn, num_samples: int, device: torch.device | str, seed: int,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``num_samples`` samples from ``sample_fn(n, generator)`` in batches of <= 500; with
+    ``labels`` (a conditional method), ``sample_fn(n, generator, labels=<the batch's labels>)``."""
     device = torch.device(device)
     gen = torch.Generator(device).manual_seed(seed)
     parts = []
@@ -40,7 +42,9 @@ def draw_samples(sample_fn: SampleFn, num_samples: int, device: torch.device | s
         left = num_samples
         while left > 0:
             n = min(SAMPLE_BATCH, left)
-            part = sample_fn(n, gen).detach()
+            done = num_samples - left
+            part = (sample_fn(n, gen) if labels is None
+                    else sample_fn(n, gen, labels=labels[done:done + n].to(device))).detach()
             if len(part) != n:
                 raise GanbenchError(f"sample_fn({n}, generator) returned {len(part)} samples")
             parts.append(part)
@@ -52,17 +56,21 @@ def compute_metrics(fake: torch.Tensor, dataset: str | DatasetInfo, metrics: lis
                     num_samples: int | None = None, reference: str = "test",
                     device: torch.device | str = "cpu", reference_seed: int = REFERENCE_SEED,
                     resize: str = "clean", num_reference: int | None = None,
+                    labels: torch.Tensor | None = None, method: Any = None,
                     ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Compute ``metrics`` on an already drawn tensor (generated or, for floors, real).
 
     The reference size is ``num_reference`` if given, else ``num_samples`` (default
     ``len(fake)``), capped at the split size; ``resize`` is the Inception metrics' resize mode.
+    ``labels`` (each sample's class, conditional samples) and ``method`` reach the metrics
+    through :class:`EvalContext`.
     """
     info = dataset if isinstance(dataset, DatasetInfo) else get_dataset(dataset).info
     ctx = EvalContext(dataset=info, reference=reference,
                       num_samples=int(num_samples if num_samples is not None else len(fake)),
                       device=torch.device(device), seed=reference_seed, resize=resize,
-                      num_reference=None if num_reference is None else int(num_reference))
+                      num_reference=None if num_reference is None else int(num_reference),
+                      labels=labels, method=method)
     values: dict[str, float] = {}
     protocols: dict[str, dict[str, Any]] = {}
     with feature_scope():
@@ -83,17 +91,25 @@ def compute_metrics(fake: torch.Tensor, dataset: str | DatasetInfo, metrics: lis
 def evaluate(sample_fn: SampleFn, dataset: str, metrics: list[str], num_samples: int,
              reference: str = "test", device: torch.device | str = "cpu", seed: int = 0,
              reference_seed: int = REFERENCE_SEED, resize: str = "clean",
-             num_reference: int | None = None,
+             num_reference: int | None = None, method: Any = None,
              ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Draw ``num_samples`` samples with noise seeded by ``seed`` and compute ``metrics``.
 
     ``resize`` (``eval.resize``) and ``num_reference`` (``eval.num_reference``; None: as many
-    as ``num_samples``) go to the metrics' context. Returns every value (one dict merged over
-    the metrics) and each metric's protocol.
+    as ``num_samples``) go to the metrics' context. With a conditional ``method`` the samples
+    are drawn with balanced labels (:func:`~ganbench.methods.base.balanced_labels`), which the
+    metrics find in ``ctx.labels``. Returns every value (one dict merged over the metrics) and
+    each metric's protocol.
     """
-    fake = draw_samples(sample_fn, num_samples, device, seed)
+    labels = None
+    if method is not None and getattr(method, "conditional", False):
+        from ganbench.methods.base import balanced_labels
+
+        info = dataset if isinstance(dataset, DatasetInfo) else get_dataset(dataset).info
+        labels = balanced_labels(num_samples, info.num_classes)
+    fake = draw_samples(sample_fn, num_samples, device, seed, labels)
     values, protocols = compute_metrics(fake, dataset, metrics, num_samples, reference, device,
-                                        reference_seed, resize, num_reference)
+                                        reference_seed, resize, num_reference, labels, method)
     for protocol in protocols.values():
         protocol["noise_seed"] = seed
     return values, protocols

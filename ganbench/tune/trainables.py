@@ -87,7 +87,7 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
     torch.set_num_threads(max(1, cell["ctx"]["threads"]))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     info = get_dataset(spec.dataset, spec.dataset_param_dict).info  # info.name: the instance's name
-    data, _ = load_dataset(info.name, "train", device)
+    data, labels = load_dataset(info.name, "train", device)
     method_cls = METHODS.get(spec.method)
     method = method_cls(method_cls.Params(**spec.param_dict), info, device)
     elapsed_before = 0.0
@@ -114,7 +114,7 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
 
     def run_eval(m):
         return evaluate(m.sample, info.name, list(spec.metrics), spec.num_samples, spec.reference,
-                        device, spec.seed)
+                        device, spec.seed, resize=spec.resize, num_reference=spec.num_reference, method=m)
 
     def on_eval(step: int, elapsed: float, values: dict, protocol: dict, losses: dict) -> None:
         with open(folder / "evals.jsonl", "a") as fh:
@@ -128,7 +128,8 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
             tune.report({"step": step, "elapsed_s": elapsed, **values},
                         checkpoint=tune.Checkpoint.from_directory(tmp))
 
-    trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every, run_eval, on_eval, None)
+    trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every, run_eval, on_eval, None,
+                      labels=labels if method.conditional else None)
     trainer.elapsed_before = elapsed_before
     result = trainer.run()
     atomic_write_text(folder / "status.json", json.dumps(

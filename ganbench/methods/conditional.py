@@ -1,0 +1,115 @@
+"""The alternating D/G loop of the class-conditional GANs (cgan, acgan, projection, biggan, ...).
+
+The same loop as :mod:`ganbench.methods.adversarial` (Goodfellow et al. 2014, Algorithm 1,
+with ``n_critic`` D steps), with the class label carried to both networks (Mirza & Osindero
+2014, eq. 2):
+  for k in 1..n_critic:  (x, y) ~ data, z ~ N(0, I);  D <- D - lr_d ∇ L_D(D(x, y), D(G(z, y), y))
+  z ~ N(0, I);  G <- G - lr_g ∇ L_G(D(G(z, y), y))
+The generated batch is conditioned on the labels of the real batch drawn in the same step, so
+fake labels follow the data's class frequencies (balanced for MNIST-like data) and need no
+extra random draw. At sampling (:meth:`sample`) the labels are given or, by default,
+:func:`~ganbench.methods.base.balanced_labels` (sample i of class i % K).
+
+A subclass builds ``G(z, y)`` and ``D(x, y)`` in :meth:`build_nets` and supplies ``d_loss`` /
+``g_loss`` on D's outputs, or overrides the ``*_step_loss`` hooks (AC-GAN's class head).
+Packing (PacGAN) is not defined for labelled inputs and is refused at validation; ``ema_g``
+is honoured as in the unconditional loop.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ganbench.data.base import DatasetInfo
+from ganbench.methods.adversarial import AdversarialMethod
+from ganbench.methods.base import MethodParams, RealSampler, balanced_labels
+
+
+class ConditionalAdversarialMethod(AdversarialMethod):
+    """G(z, y) and D(x, y) trained by alternating gradient steps; labels from the data."""
+
+    conditional: ClassVar[bool] = True
+    unsupported_options: ClassVar[tuple[str, ...]] = ("pack",)
+
+    def __init__(self, params: MethodParams, info: DatasetInfo, device="cpu"):
+        if info.num_classes < 2:
+            from ganbench.errors import GanbenchError
+
+            raise GanbenchError(f"method {self.name!r} is conditional: dataset {info.name!r} has no class labels")
+        self.num_classes = info.num_classes
+        super().__init__(params, info, device)
+
+    def build_nets(self, params: MethodParams, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
+        raise NotImplementedError(f"{type(self).__name__} must build G(z, y) and D(x, y)")
+
+    # -- the paper's pieces (labels added) -------------------------------------------------
+    def d_step_loss(self, real: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
+                    y_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The critic's loss on a real and a (detached) generated batch with their labels."""
+        return self.d_loss(self.D(real, y), self.D(fake, y_fake)), {}
+
+    def g_step_loss(self, real: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
+                    y_fake: torch.Tensor) -> torch.Tensor:
+        """The generator's loss on a generated batch drawn for ``y_fake``."""
+        return self.g_loss(self.D(fake, y_fake))
+
+    def g_regularizer(self) -> torch.Tensor | None:
+        """An extra term added to G's loss (BigGAN's orthogonal regularisation); None: none."""
+        return None
+
+    def d_regularizer(self) -> torch.Tensor | None:
+        """An extra term added to D's loss; None: none."""
+        return None
+
+    # -- the loop -------------------------------------------------------------------------
+    def step(self, next_real: RealSampler) -> dict[str, float]:
+        stats: dict[str, float] = {}
+        real = y = None
+        for _ in range(self.critic_steps()):
+            real, y = next_real()
+            with torch.no_grad():
+                fake = self.G(self.prior(real.shape[0]), y)
+            loss_d, extra = self.d_step_loss(real, y, fake, y)
+            reg = self.d_regularizer()
+            total_d = loss_d if reg is None else loss_d + reg
+            self.opt_d.zero_grad(set_to_none=True)
+            total_d.backward()
+            self.opt_d.step()
+            self.after_d_step()
+            stats["loss_d"] = float(loss_d.detach())
+            stats.update(extra)
+        if real is None:
+            real, y = next_real()
+        fake = self.G(self.prior(real.shape[0]), y)
+        loss_g = self.g_step_loss(real, y, fake, y)
+        reg = self.g_regularizer()
+        total_g = loss_g if reg is None else loss_g + reg
+        self.opt_g.zero_grad(set_to_none=True)
+        total_g.backward()
+        self.opt_g.step()
+        if self.G_ema is not None:
+            self.G_ema.update(self.G)
+        stats["loss_g"] = float(loss_g.detach())
+        if reg is not None:
+            stats["g_reg"] = float(reg.detach())
+        self.iteration += 1
+        return stats
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` images for ``labels`` (default: balanced, sample i of class i % K)."""
+        if labels is None:
+            labels = balanced_labels(n, self.num_classes, self.device)
+        if len(labels) != n:
+            raise ValueError(f"sample({n}): {len(labels)} labels given")
+        G = self.sampling_generator()
+        was_training = G.training
+        G.eval()
+        try:
+            return G(self.prior(n, generator), labels.to(self.device))
+        finally:
+            G.train(was_training)
