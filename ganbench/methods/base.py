@@ -91,6 +91,8 @@ class Method(abc.ABC):
     name: ClassVar[str] = ""
     #: the paper the method follows, "Authors year, Title" (shown by ``ganbench list methods``)
     paper: ClassVar[str] = ""
+    #: the name tables and figures print ("WGAN-GP"); empty: the report's own table, else ``name``
+    display_name: ClassVar[str] = ""
     #: shared options this method's training loop does not honour; a non-default value is a
     #: validation error naming the key (the adversarial loop honours all of them)
     unsupported_options: ClassVar[tuple[str, ...]] = ("pack", "ema_g")

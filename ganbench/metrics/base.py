@@ -57,6 +57,9 @@ class Metric(abc.ABC):
     datasets: ClassVar[frozenset[str] | None] = None
     #: a short description for ``ganbench list metrics``.
     summary: ClassVar[str] = ""
+    #: value key -> the column header tables and figures print ("Modes (/8)"); missing keys:
+    #: the report's own table, else the raw key
+    display: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def applies_to(cls, info: DatasetInfo) -> bool:
