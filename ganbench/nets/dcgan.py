@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from ganbench.nets.layers import MinibatchStd, norm_layers, spectral
+from ganbench.nets.layers import FeatureHeadD, MinibatchStd, norm_layers, spectral
 from ganbench.registry import NETS
 
 
@@ -74,7 +74,7 @@ class DCGANGenerator(nn.Module):
 
 
 @NETS.register("dcgan_d")
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(FeatureHeadD):
     """Conv stack -> flattened features ``features(x)`` -> linear ``head`` to one logit.
 
     ``norm`` follows every conv but the first (DCGAN: no BN on D's input layer); ``spectral``
@@ -105,9 +105,3 @@ class DCGANDiscriminator(nn.Module):
         self.feature_dim = ch * base * base
         self.head = spectral(nn.Linear(self.feature_dim, 1), sn)
         dcgan_init(self)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x)).squeeze(1)

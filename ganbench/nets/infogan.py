@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ganbench.nets.dcgan import dcgan_init
-from ganbench.nets.layers import MinibatchStd, norm_layers, spectral
+from ganbench.nets.layers import FeatureHeadD, MinibatchStd, norm_layers, spectral
 from ganbench.registry import NETS
 
 SLOPE = 0.2
@@ -75,7 +75,7 @@ class InfoGANGenerator(nn.Module):
 
 
 @NETS.register("infogan_d")
-class InfoGANDiscriminator(nn.Module):
+class InfoGANDiscriminator(FeatureHeadD):
     def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "bn",
                  minibatch_std: bool = False):
         super().__init__()
@@ -98,9 +98,3 @@ class InfoGANDiscriminator(nn.Module):
         self.feature_dim = 16 * width
         self.head = spectral(nn.Linear(self.feature_dim, 1), sn)
         dcgan_init(self)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x)).squeeze(1)

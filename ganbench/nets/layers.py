@@ -81,6 +81,19 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, std.to(x.dtype)], dim=1)
 
 
+class FeatureHeadD(nn.Module):
+    """A discriminator made of a feature extractor ``body`` (to flat features of size
+    ``feature_dim``) and a linear ``head`` to one logit; methods that read D's features
+    (feature matching, SW-GAN's projections, Dist-GAN) call :meth:`features`.
+    Subclasses build ``self.body`` and ``self.head`` (or override :meth:`features`)."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(1)
+
+
 class PixelNorm(nn.Module):
     """Normalises each pixel's feature vector to unit average square (Karras et al. 2018, Eq. 2)."""
 

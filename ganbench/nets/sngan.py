@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.nets.dcgan import dcgan_init
-from ganbench.nets.layers import MinibatchStd, norm_layers, spectral
+from ganbench.nets.layers import FeatureHeadD, MinibatchStd, norm_layers, spectral
 from ganbench.registry import NETS
 
 _BASES = {28: 7, 32: 4, 48: 6, 64: 8}
@@ -102,7 +102,7 @@ class StandardCNNGenerator(nn.Module):
 
 
 @NETS.register("sngan_cnn_d")
-class StandardCNNDiscriminator(nn.Module):
+class StandardCNNDiscriminator(FeatureHeadD):
     """Seven convs (LeakyReLU 0.1) -> flatten ``features`` -> linear ``head`` to one logit."""
 
     slope = 0.1
@@ -138,12 +138,6 @@ class StandardCNNDiscriminator(nn.Module):
         self.feature_dim = 8 * width * s * s
         self.head = spectral(nn.Linear(self.feature_dim, 1), sn)
         dcgan_init(self)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x)).squeeze(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +233,7 @@ class ResNetGenerator(nn.Module):
 
 
 @NETS.register("resnet_d")
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(FeatureHeadD):
     """Optimised down-block, down-block, two plain blocks, ReLU, sum pooling, linear ``head``."""
 
     def __init__(self, shape: tuple[int, int, int], width: int = 64, norm: str = "bn",
@@ -267,6 +261,3 @@ class ResNetDiscriminator(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.blocks(x)).sum(dim=(2, 3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
