@@ -12,6 +12,13 @@ generated batch reaches D, its penalty and the ``*_step_loss`` hooks as N/m pack
 consecutive samples, see :func:`ganbench.nets.layers.pack`), and ``ema_g: decay`` (an
 exponential moving average of G, updated after each G step, used by :meth:`sample` and so by
 evaluation, saved in checkpoints as the module ``G_ema``).
+
+``step`` returns its losses as detached 0-d tensors on the device (``loss_d``, ``penalty``,
+``loss_g``, plus whatever a subclass's ``d_step_loss`` adds): reading them as Python floats
+would make a GPU wait for every iteration; the trainer averages them over a logging window
+(:mod:`ganbench.train`). ``compile_nets(mode)`` compiles G's and D's forwards in place with
+``torch.compile`` (``nn.Module.compile``, so state-dict keys and checkpoints are unchanged) for
+``train.compile``; ``uncompile_nets`` undoes it.
 """
 
 from __future__ import annotations
@@ -97,8 +104,8 @@ class AdversarialMethod(Method):
         """What D sees of a batch: ``pack`` consecutive samples per input (identity for m = 1)."""
         return pack(x, self.params.pack)
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
-        stats: dict[str, float] = {}
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor | float]:
+        stats: dict[str, torch.Tensor | float] = {}
         real = None
         for _ in range(self.critic_steps()):
             real = next_real()
@@ -112,10 +119,10 @@ class AdversarialMethod(Method):
             total_d.backward()
             self.opt_d.step()
             self.after_d_step()
-            stats["loss_d"] = float(loss_d.detach())
+            stats["loss_d"] = loss_d.detach()
             stats.update(extra)
             if penalty is not None:
-                stats["penalty"] = float(penalty.detach())
+                stats["penalty"] = penalty.detach()
         if real is None:  # a method without critic steps still needs a real batch
             real = next_real()
         fake = self.G(self.prior(real.shape[0]))
@@ -125,9 +132,22 @@ class AdversarialMethod(Method):
         self.opt_g.step()
         if self.G_ema is not None:
             self.G_ema.update(self.G)
-        stats["loss_g"] = float(loss_g.detach())
+        stats["loss_g"] = loss_g.detach()
         self.iteration += 1
         return stats
+
+    def compiled_nets(self) -> dict[str, nn.Module]:
+        """The networks ``compile_nets`` compiles: G and D (G's EMA copy is only sampled)."""
+        return {"G": self.G, "D": self.D}
+
+    def compile_nets(self, mode: str) -> None:
+        """``torch.compile`` G's and D's forwards in place (``mode``: default | reduce-overhead)."""
+        for net in self.compiled_nets().values():
+            net.compile(mode=mode)
+
+    def uncompile_nets(self) -> None:
+        for net in self.compiled_nets().values():
+            net._compiled_call_impl = None  # what nn.Module.compile set; eager forward again
 
     def sampling_generator(self) -> nn.Module:
         """The generator used for samples and evaluation: G's EMA when ``ema_g`` is set."""
