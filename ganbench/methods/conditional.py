@@ -13,19 +13,33 @@ extra random draw. At sampling (:meth:`sample`) the labels are given or, by defa
 A subclass builds ``G(z, y)`` and ``D(x, y)`` in :meth:`build_nets` and supplies ``d_loss`` /
 ``g_loss`` on D's outputs, or overrides the ``*_step_loss`` hooks (AC-GAN's class head).
 Packing (PacGAN) is not defined for labelled inputs and is refused at validation; ``ema_g``
-is honoured as in the unconditional loop.
+is honoured as in the unconditional loop. A dataset without class labels (or of points) is
+refused at validation too, in one line naming the method and the dataset.
+
+End of a trial (:meth:`sample_figure`): ``samples.png`` holds one row per class (K rows of
+:data:`GRID_COLUMNS` samples, row k drawn for class k) and column j shares one z across all
+rows, so a row shows the class's variety and a column how the label alone changes the image.
+The nets for G(z, y) and D(x, y) are in :mod:`ganbench.nets.conditional`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import io
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.methods.adversarial import AdversarialMethod
 from ganbench.methods.base import MethodParams, RealSampler, balanced_labels
+from ganbench.paths import atomic_write_bytes
+
+#: samples per class row of the end-of-trial grid
+GRID_COLUMNS = 8
 
 
 class ConditionalAdversarialMethod(AdversarialMethod):
@@ -41,6 +55,16 @@ class ConditionalAdversarialMethod(AdversarialMethod):
             raise GanbenchError(f"method {self.name!r} is conditional: dataset {info.name!r} has no class labels")
         self.num_classes = info.num_classes
         super().__init__(params, info, device)
+
+    @classmethod
+    def resolve_params(cls, overrides: dict[str, Any], info: DatasetInfo) -> dict[str, Any]:
+        if info.kind != "image" or info.num_classes < 2:
+            what = "is not an image dataset" if info.kind != "image" else "has no class labels"
+            raise ValidationError.from_exception_data(cls.Params.__name__, [InitErrorDetails(
+                type=PydanticCustomError("conditional", f"method {cls.name!r} is class-conditional: "
+                                                        f"dataset {info.name!r} {what}"),
+                loc=(), input=info.name)])
+        return super().resolve_params(overrides, info)
 
     def build_nets(self, params: MethodParams, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
         raise NotImplementedError(f"{type(self).__name__} must build G(z, y) and D(x, y)")
@@ -113,3 +137,24 @@ class ConditionalAdversarialMethod(AdversarialMethod):
             return G(self.prior(n, generator), labels.to(self.device))
         finally:
             G.train(was_training)
+
+    def sample_figure(self, folder, generator: torch.Generator | None = None) -> list[Path]:
+        """``samples.png``: one row per class, :data:`GRID_COLUMNS` columns sharing z (atomic write)."""
+        from torchvision.utils import save_image
+
+        k, cols = self.num_classes, GRID_COLUMNS
+        z = self.prior(cols, generator).repeat(k, 1)                       # row-major: z of column j
+        labels = torch.arange(k, device=self.device).repeat_interleave(cols)  # row k: class k
+        G = self.sampling_generator()
+        was_training = G.training
+        G.eval()
+        try:
+            with torch.no_grad():
+                images = G(z, labels)
+        finally:
+            G.train(was_training)
+        png = Path(folder) / "samples.png"
+        buf = io.BytesIO()
+        save_image(images.float().cpu(), buf, format="png", nrow=cols, normalize=True, value_range=(-1, 1))
+        atomic_write_bytes(png, buf.getvalue())
+        return [png]
