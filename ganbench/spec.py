@@ -37,6 +37,13 @@ class TrialSpec:
     #: parameters of a parametrised dataset (``image_folder``: path, size), sorted pairs; empty
     #: for plain datasets, and then left out of to_dict() so their trial ids do not change
     dataset_params: tuple[tuple[str, Any], ...] = ()
+    #: the suite's ``imports`` (plugin ``.py`` files as absolute paths, or module names) and the
+    #: folder module names are looked up in first (the suite file's); they travel with the spec
+    #: so that a Ray worker or ``ganbench eval`` imports the same plugins (:meth:`from_dict`).
+    #: Left out of to_dict() when empty and always out of the trial id: moving a suite file
+    #: does not change its trials' ids
+    imports: tuple[str, ...] = ()
+    import_dir: str = ""
 
     @property
     def dataset_param_dict(self) -> dict[str, Any]:
@@ -58,6 +65,12 @@ class TrialSpec:
             data["dataset_params"] = dict(self.dataset_params)
         else:
             data.pop("dataset_params", None)  # likewise for plain datasets
+        if self.imports:
+            data["imports"] = list(self.imports)
+        else:
+            data.pop("imports", None)
+        if not self.import_dir:
+            data.pop("import_dir", None)
         data["params"] = dict(self.params)
         data["metrics"] = list(self.metrics)
         return data
@@ -68,11 +81,17 @@ class TrialSpec:
         data["params"] = tuple(sorted(dict(data["params"]).items()))
         data["metrics"] = tuple(data["metrics"])
         data["dataset_params"] = tuple(sorted(dict(data.get("dataset_params") or {}).items()))
+        data["imports"] = tuple(data.get("imports") or ())
+        if data["imports"]:  # a worker (or eval) reading the spec of a plugin method imports it first
+            from ganbench.registry import import_plugins
+
+            import_plugins(data["imports"], data.get("import_dir") or None)
         return cls(**data)
 
     @property
     def trial_id(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        data = {k: v for k, v in self.to_dict().items() if k not in ("imports", "import_dir")}
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     @property
@@ -87,6 +106,8 @@ class TrialSpec:
                 out.update({f"param.{k}": v for k, v in value.items()})
             elif key == "metrics":
                 out["metrics"] = ",".join(value)
+            elif key == "imports":
+                out["imports"] = ",".join(value)
             elif key == "dataset_params":
                 out.update({f"dataset.{k}": v for k, v in value.items()})
             else:

@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ganbench.data.base import get_dataset
 from ganbench.errors import GanbenchError
-from ganbench.registry import DATASETS, METHODS, METRICS
+from ganbench.registry import DATASETS, METHODS, METRICS, PluginImportError, did_you_mean, import_plugins, resolve_import
+from ganbench.report.published import PublishedValue, check_published
 from ganbench.spec import TrialSpec
 from ganbench.tune.settings import TuneSettings
 
@@ -192,6 +193,14 @@ class Suite(_Strict):
     resources: Resources = Field(default_factory=Resources)
     #: a hyperparameter sweep (ganbench/tune/settings.py); absent: no search
     tune: TuneSettings | None = None
+    #: published values the tables set beside the measured ones (ganbench/report/published.py)
+    published: list[PublishedValue] = Field(default_factory=list)
+    #: plugin modules imported before validation (docs/plugins.md): ``.py`` files (relative to the
+    #: suite file; stored resolved to absolute paths) or module names (looked up in the suite
+    #: file's folder first, :attr:`import_dir`, then on ``sys.path``)
+    imports: list[str] = Field(default_factory=list)
+    #: the suite file's folder (filled by :func:`parse_suite`, never written in a suite file)
+    import_dir: str = ""
 
     @field_validator("methods", mode="before")
     @classmethod
@@ -255,6 +264,8 @@ class Suite(_Strict):
                         resize=self.eval.resize,
                         num_reference=self.eval.num_reference,
                         dataset_params=tuple(sorted(dataset_params.items())),
+                        imports=tuple(self.imports),
+                        import_dir=self.import_dir if self.imports else "",
                     ))
         return specs
 
@@ -301,10 +312,33 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{words}, got {got!r}"
 
 
-def _first_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> tuple[str, str]:
+def _suite_keys() -> list[str]:
+    """Every key a suite file may hold at some level (for "did you mean" on an unknown key)."""
+    import ganbench.tune.settings as tune_settings
+
+    seen, keys, stack = set(), set(), [Suite]
+    for obj in vars(tune_settings).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            stack.append(obj)
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        keys |= set(model.model_fields)
+        for sub in (MethodEntry, TrainSettings, EvalSettings, Threshold, Resources, QuickProfile):
+            stack.append(sub)
+    return sorted(keys - {"dataset_params", "import_dir"})
+
+
+def _first_error(exc: ValidationError, prefix: tuple[Any, ...] = (),
+                 known: list[str] | None = None) -> tuple[str, str]:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    return key_path(prefix + loc), _describe(err)
+    what = _describe(err)
+    if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        what += did_you_mean(loc[-1], known if known is not None else _suite_keys())
+    return key_path(prefix + loc), what
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -317,10 +351,37 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_suite(raw: Any, source: str, quick: bool = False) -> Suite:
-    """Validate a parsed YAML document; raise :class:`SuiteError` with one line."""
+def parse_suite(raw: Any, source: str, quick: bool = False, sets: list[str] | tuple[str, ...] = ()) -> Suite:
+    """Validate a parsed YAML document; raise :class:`SuiteError` with one line.
+
+    ``sets`` are ``--set key.path=value`` overrides (:func:`apply_overrides`). Without
+    ``quick`` they are applied to the document before validation. With ``quick``, those under
+    ``quick.`` change the profile and the others are applied over the profile's result, so that
+    the command line wins over both the suite and its quick profile. An error in a key that a
+    ``--set`` gave says so.
+    """
     if not isinstance(raw, dict):
         raise SuiteError(f"{source}: (top level): expected a mapping of suite keys, got {type(raw).__name__}")
+    if "import_dir" in raw:
+        raise SuiteError(f"{source}: import_dir: unknown key (filled by ganbench, not written in a suite)")
+    sets = list(sets)
+    try:
+        return _parse(raw, source, quick, sets)
+    except SuiteError as err:
+        message = str(err)
+        for item in sets:
+            key = item.partition("=")[0].strip()
+            if key and f": {key}:" in message.replace("quick.", "", 1 if not key.startswith("quick") else 0):
+                raise SuiteError(f"{message} (given by --set {item})") from None
+        raise
+
+
+def _parse(raw: dict[str, Any], source: str, quick: bool, sets: list[str]) -> Suite:
+    in_profile = [s for s in sets if s.strip().startswith(("quick.", "quick["))]
+    over_profile = [s for s in sets if s not in in_profile]
+    use_profile = quick and raw.get("quick") is not None
+    raw = apply_overrides(raw, in_profile if use_profile else sets, source) if sets else raw
+    raw = _load_imports(raw, source)
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as exc:
@@ -332,6 +393,8 @@ def parse_suite(raw: Any, source: str, quick: bool = False) -> Suite:
         per_method = over.pop("method_params", {})
         merged = _deep_merge({k: v for k, v in raw.items() if k != "quick"}, over)
         merged["methods"] = _with_method_params(merged["methods"], per_method, source)
+        if over_profile:
+            merged = apply_overrides(merged, over_profile, source)
         try:
             suite = Suite.model_validate(merged)
         except ValidationError as exc:
@@ -339,6 +402,160 @@ def parse_suite(raw: Any, source: str, quick: bool = False) -> Suite:
             raise SuiteError(f"{source}: quick.{path}: {what}") from None
         _check_names(suite, source, "quick.")
     return suite
+
+
+def _load_imports(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Import the suite's ``imports`` (before validation: they may register the very methods,
+    datasets and metrics the suite names); returns the document with them resolved."""
+    entries = raw.get("imports")
+    if entries is None:
+        return raw
+    if isinstance(entries, str):
+        entries = [entries]
+    if not isinstance(entries, list):
+        raise SuiteError(f"{source}: imports: expected a list of module names or .py files, got {entries!r}")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str) or not entry.strip():
+            raise SuiteError(f"{source}: imports[{i}]: expected a module name or a .py file, got {entry!r}")
+    base = Path(source).resolve().parent
+    resolved = [resolve_import(e.strip(), base) for e in entries]
+    try:
+        import_plugins(resolved, base)
+    except PluginImportError as err:
+        raise SuiteError(f"{source}: imports[{err.index}]: {err}") from None
+    return {**raw, "imports": resolved, "import_dir": str(base) if resolved else ""}
+
+
+# ---------------------------------------------------------------------------------------
+# --set key.path=value and --only method=...,dataset=...
+
+def _parse_key_path(text: str) -> list[str | int]:
+    """``methods[0].params.lr_g`` (or ``methods.0.params.lr_g``) -> ``["methods", 0, "params", "lr_g"]``."""
+    parts: list[str | int] = []
+    for piece in text.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(int(name) if name.isdigit() else name)
+        while rest:
+            index, close, rest = rest.partition("]")
+            if not close or not index.strip().isdigit() or (rest and not rest.startswith("[")):
+                raise ValueError(text)
+            parts.append(int(index))
+            rest = rest[1:]
+        if not name and not parts:
+            raise ValueError(text)
+    if not parts or any(p == "" for p in parts):
+        raise ValueError(text)
+    return parts
+
+
+def apply_overrides(raw: dict[str, Any], sets: list[str] | tuple[str, ...], source: str) -> dict[str, Any]:
+    """A copy of the document with each ``key.path=value`` set (the value read as YAML:
+    ``100`` an integer, ``[fcd, cis]`` a list, ``true`` a boolean). A mapping on the way is
+    created when missing; a list is indexed (``methods[1].params.lr_g=1e-4``). The result is
+    validated like the file, so an unknown or ill-typed key is the usual one-line error."""
+    doc = copy.deepcopy(raw)
+    for item in sets:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        try:
+            if not eq or not key:
+                raise ValueError(item)
+            path = _parse_key_path(key)
+        except ValueError:
+            raise SuiteError(f"--set {item}: expected key.path=value (e.g. --set train.iterations=100)") from None
+        try:
+            value = yaml.load(text, Loader=_SuiteLoader) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        node: Any = doc
+        for depth, part in enumerate(path):
+            last = depth == len(path) - 1
+            where = key_path(tuple(path[: depth + 1]))
+            if isinstance(part, int):
+                if not isinstance(node, list):
+                    raise SuiteError(f"--set {item}: {key_path(tuple(path[:depth])) or '(top level)'} is not a list "
+                                     f"in {source}")
+                if part >= len(node):
+                    raise SuiteError(f"--set {item}: {where}: index out of range ({len(node)} entries in {source})")
+                if last:
+                    node[part] = value
+                else:
+                    if isinstance(node[part], str) and isinstance(path[depth + 1], str):
+                        node[part] = {"name": node[part]}  # methods[0].params.x on a bare name
+                    node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise SuiteError(f"--set {item}: {key_path(tuple(path[:depth]))} is not a mapping in {source}")
+                if last:
+                    node[part] = value
+                else:
+                    if node.get(part) is None:
+                        node[part] = {}
+                    node = node[part]
+    return doc
+
+
+def _split_only(only: str | list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+    items = [only] if isinstance(only, str) else list(only)
+    wanted: dict[str, list[str]] = {}
+    key = None
+    for text in items:
+        for piece in (p.strip() for p in text.split(",")):
+            if not piece:
+                continue
+            if "=" in piece:
+                key, _, value = piece.partition("=")
+                key = key.strip()
+                if key not in ("method", "dataset", "seed"):
+                    raise SuiteError(f"--only {text}: unknown key {key!r}{did_you_mean(key, ['method', 'dataset', 'seed'])}"
+                                     " (use method=..., dataset=..., seed=...)")
+                piece = value.strip()
+            elif key is None:
+                raise SuiteError(f"--only {text}: expected method=...,dataset=...,seed=...")
+            if not piece:
+                raise SuiteError(f"--only {text}: {key}= needs a value")
+            wanted.setdefault(key, []).append(piece)
+    return wanted
+
+
+def filter_suite(suite: Suite, only: str | list[str] | tuple[str, ...] | None, source: str) -> Suite:
+    """The suite restricted to ``--only method=a,b,dataset=x,seed=0`` (methods by row label or
+    method name; values after a comma without ``=`` continue the previous key). Trial ids do
+    not change: a filtered run and the full run share their finished trials."""
+    if not only:
+        return suite
+    wanted = _split_only(only)
+    update: dict[str, Any] = {}
+    text = only if isinstance(only, str) else ",".join(only)
+    if "method" in wanted:
+        keep = []
+        for value in wanted["method"]:
+            hits = [m for m in suite.methods if value in (m.row, m.name)]
+            if not hits:
+                rows = sorted({m.row for m in suite.methods} | {m.name for m in suite.methods})
+                raise SuiteError(f"--only {text}: no method {value!r} in {source}{did_you_mean(value, rows)} "
+                                 f"(rows: {', '.join(m.row for m in suite.methods)})")
+            keep += [m for m in hits if m not in keep]
+        update["methods"] = [m for m in suite.methods if m in keep]
+    if "dataset" in wanted:
+        entries = suite.dataset_entries()
+        for value in wanted["dataset"]:
+            if value not in suite.datasets:
+                raise SuiteError(f"--only {text}: no dataset {value!r} in {source}"
+                                 f"{did_you_mean(value, suite.datasets)} (datasets: {', '.join(suite.datasets)})")
+        kept = [(d, p) for d, p in entries if d in wanted["dataset"]]
+        update["datasets"] = [d for d, _ in kept]
+        update["dataset_params"] = [p for _, p in kept]
+    if "seed" in wanted:
+        seeds = []
+        for value in wanted["seed"]:
+            if not value.lstrip("-").isdigit() or int(value) not in suite.seeds:
+                raise SuiteError(f"--only {text}: no seed {value!r} in {source} (seeds: "
+                                 f"{', '.join(map(str, suite.seeds))})")
+            seeds.append(int(value))
+        update["seeds"] = [s for s in suite.seeds if s in seeds]
+    return suite.model_copy(update=update)
 
 
 def _with_method_params(methods: list[Any], per_method: dict[str, dict[str, Any]], source: str) -> list[Any]:
@@ -360,7 +577,8 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
     infos = {}
     for i, (dataset, dataset_params) in enumerate(suite.dataset_entries()):
         if dataset not in DATASETS:
-            fail(f"datasets[{i}]", f"unknown dataset {dataset!r} (known: {', '.join(DATASETS.names())})")
+            fail(f"datasets[{i}]", f"unknown dataset {dataset!r}{did_you_mean(dataset, DATASETS.names())} "
+                 f"(known: {', '.join(DATASETS.names())})")
         if dataset in infos:
             fail(f"datasets[{i}]", f"{dataset!r} appears twice")
         takes = getattr(DATASETS.get(dataset), "params_help", None)
@@ -375,7 +593,8 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
             fail(f"datasets[{i}].{key}" if key.isidentifier() and rest else f"datasets[{i}]", rest or str(err))
     for i, entry in enumerate(suite.methods):
         if entry.name not in METHODS:
-            fail(f"methods[{i}].name", f"unknown method {entry.name!r} (known: {', '.join(METHODS.names())})")
+            fail(f"methods[{i}].name", f"unknown method {entry.name!r}{did_you_mean(entry.name, METHODS.names())} "
+                 f"(known: {', '.join(METHODS.names())})")
         method = METHODS.get(entry.name)
         for dataset in suite.datasets:
             try:
@@ -387,7 +606,7 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
                 key = exc.errors()[0]["loc"][0] if exc.errors()[0]["loc"] else None
                 where_from = ("methods", i, "params") if key in entry.params or key not in suite.params \
                     else ("params",)
-                path, what = _first_error(exc, where_from)
+                path, what = _first_error(exc, where_from, known=sorted(method.Params.model_fields))
                 if where_from == ("params",):
                     what += f" (for method {entry.name!r})"
                 fail(path, what)
@@ -397,7 +616,8 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
             fail(f"methods[{i}]", f"{row!r} appears twice; give one of them a distinct label")
     for i, metric in enumerate(suite.eval.metrics):
         if metric not in METRICS:
-            fail(f"eval.metrics[{i}]", f"unknown metric {metric!r} (known: {', '.join(METRICS.names())})")
+            fail(f"eval.metrics[{i}]", f"unknown metric {metric!r}{did_you_mean(metric, METRICS.names())} "
+                 f"(known: {', '.join(METRICS.names())})")
         for dataset in suite.datasets:
             info = infos[dataset]
             if not METRICS.get(metric).applies_to(info):
@@ -407,18 +627,25 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
         if threshold.metric not in produced:
             fail(f"eval.time_to[{i}].metric", f"{threshold.metric!r} is not a value of the suite's metrics "
                  f"(values: {', '.join(produced) or 'none'})")
+    if not where:  # the full suite's rows (a quick profile may drop some; their entries just go unshown)
+        check_published(suite.published, rows, suite.datasets, list(produced), fail)
     if len(set(suite.seeds)) != len(suite.seeds):
         fail("seeds", f"repeated seed in {suite.seeds}")
     if suite.train.eval_every > suite.train.iterations:
         fail("train.eval_every", f"{suite.train.eval_every} is more than train.iterations ({suite.train.iterations})")
+    if suite.tune is not None and suite.imports:
+        fail("imports", "a sweep (tune:) does not carry a suite's imports to its Ray workers; install the "
+             "plugin with an entry point instead (docs/plugins.md)")
     if suite.tune is not None:
         from ganbench.tune.settings import check_tune
 
         check_tune(suite, fail)
 
 
-def load_suite(path: str | Path, quick: bool = False) -> Suite:
-    """Read, parse and validate a suite file (``quick`` applies its quick profile)."""
+def load_suite(path: str | Path, quick: bool = False, sets: list[str] | tuple[str, ...] = (),
+               only: str | list[str] | tuple[str, ...] | None = None) -> Suite:
+    """Read, parse and validate a suite file (``quick`` applies its quick profile, ``sets`` the
+    ``--set`` overrides, ``only`` the ``--only`` filter, :func:`filter_suite`)."""
     path = Path(path)
     source = str(path)
     try:
@@ -437,4 +664,5 @@ def load_suite(path: str | Path, quick: bool = False) -> Suite:
     except RecursionError:  # PyYAML's composer recurses once per level
         raise SuiteError(f"{source}: nested more than {MAX_DEPTH} levels deep (too deep to read)") from None
     _check_depth(raw, source)
-    return parse_suite(raw, source, quick=quick)
+    suite = parse_suite(raw, source, quick=quick, sets=sets)
+    return filter_suite(suite, only, source) if only else suite
