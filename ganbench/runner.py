@@ -113,9 +113,10 @@ def _check_results_folder(suite_dir: Path, suite: Suite, source: str) -> None:
 
 def run_suite(path: str | Path, quick: bool = False, local: bool = False, address: str | None = None,
               results_root: str | Path = "results", tracking_uri: str | None = None,
-              progress: ProgressFn | None = None) -> RunOutcome:
+              progress: ProgressFn | None = None, sets: list[str] | tuple[str, ...] = (),
+              only: str | list[str] | None = None) -> RunOutcome:
     source = str(path)
-    suite = load_suite(path, quick=quick)
+    suite = load_suite(path, quick=quick, sets=sets, only=only)  # --set overrides, --only filters
     specs = suite.expand()
     results_root = check_writable_dir(results_root, "--results")
     check_name_fits(results_root, suite.name, f"{source}: name:")
