@@ -27,15 +27,69 @@ def _fail(err: GanbenchError) -> None:
     raise typer.Exit(err.exit_code)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from ganbench import __version__
+
+        out.print(f"ganbench {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit")):
+    """Benchmark GANs fairly: suites of methods x datasets x seeds."""
+
+
+def _suite_file_first(suite: Path) -> None:
+    """The suite file's one-line errors before anything heavy (torch, Ray) is imported."""
+    if not suite.exists():
+        _fail(GanbenchError(f"{suite}: no such suite file"))
+    if suite.is_dir():
+        _fail(GanbenchError(f"{suite}: is a folder, not a suite file"))
+
+
+_SET_HELP = "Override a suite key before validation, e.g. --set train.iterations=100 (repeatable)"
+_ONLY_HELP = "Run only some rows: method=gan,wgan_gp,dataset=mnist,seed=0 (row labels or method names)"
+_DRY_HELP = "List the expanded trials (id, method, dataset, seed, key params) and stop"
+
+
+def _print_trials(s, specs) -> None:
+    """The ``--dry-run`` table: one row per expanded trial."""
+    from rich.table import Table
+
+    from ganbench.registry import METHODS
+
+    table = Table(title=f"{s.name}: {len(specs)} trials", show_header=True)
+    for col in ("trial id", "row", "dataset", "seed", "iterations", "key params"):
+        table.add_column(col)
+    for spec in specs:
+        cls = METHODS.get(spec.method)
+        defaults = {k: f.default for k, f in cls.Params.model_fields.items()}
+        changed = [f"{k}={v}" for k, v in spec.params if defaults.get(k, object()) != v]
+        row = spec.label if spec.label and spec.label != spec.method else spec.method
+        if row != spec.method:
+            row += f" ({spec.method})"
+        table.add_row(spec.trial_id, row, spec.dataset, str(spec.seed), str(spec.iterations),
+                      " ".join(changed))
+    out.print(table)
+
+
 @app.command()
 def validate(suite: Path = typer.Argument(..., help="Suite YAML file"),
-             quick: bool = typer.Option(False, "--quick", help="Validate with the quick profile applied")):
+             quick: bool = typer.Option(False, "--quick", help="Validate with the quick profile applied"),
+             set_: Optional[list[str]] = typer.Option(None, "--set", help=_SET_HELP),
+             only: Optional[str] = typer.Option(None, "--only", help=_ONLY_HELP),
+             dry_run: bool = typer.Option(False, "--dry-run", help=_DRY_HELP)):
     """Check a suite file: exit 0, or one line naming the file and key, exit 2."""
+    _suite_file_first(suite)
     from ganbench.suite import load_suite
 
     try:
-        s = load_suite(suite, quick=quick)
+        s = load_suite(suite, quick=quick, sets=set_ or (), only=only)
         specs = s.expand()
+        if dry_run:
+            _print_trials(s, specs)
     except GanbenchError as err:
         _fail(err)
     line = (f"{suite}: ok ({len(specs)} trials: {len(s.datasets)} datasets x {len(s.methods)} methods "
@@ -57,8 +111,12 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
     """List the registered methods, datasets or metrics."""
     from rich.table import Table
 
-    from ganbench.registry import DATASETS, METHODS, METRICS
+    from ganbench.registry import DATASETS, METHODS, METRICS, load_builtins
 
+    try:
+        load_builtins()
+    except GanbenchError as err:  # a broken plugin
+        _fail(err)
     table = Table(show_header=True)
     if what == "methods":
         table.add_column("method"); table.add_column("description"); table.add_column("paper")
@@ -66,9 +124,11 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
             table.add_row(name, cls.description(), cls.paper)
     elif what == "datasets":
         table.add_column("dataset"); table.add_column("kind"); table.add_column("shape")
+        table.add_column("description")
         for name, cls in DATASETS.items():
             params = getattr(cls, "params_help", None)  # a parametrised family (image_folder)
-            table.add_row(name, cls.info.kind, f"({params})" if params else "x".join(map(str, cls.info.shape)))
+            table.add_row(name, cls.info.kind, f"({params})" if params else "x".join(map(str, cls.info.shape)),
+                          _first_paragraph(cls))
     elif what == "metrics":
         table.add_column("metric"); table.add_column("values"); table.add_column("applies to"); table.add_column("about")
         for name, cls in METRICS.items():
@@ -76,8 +136,62 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
             scope = ", ".join(sorted(cls.datasets)) if cls.datasets else ", ".join(sorted(cls.kinds))
             table.add_row(name, values, scope, cls.summary)
     else:
-        _fail(GanbenchError(f"list: unknown category {what!r} (use methods, datasets or metrics)"))
+        from ganbench.registry import did_you_mean
+
+        _fail(GanbenchError(f"list: unknown category {what!r}{did_you_mean(what, ['methods', 'datasets', 'metrics'])} "
+                            "(use methods, datasets or metrics)"))
     out.print(table)
+
+
+def _first_paragraph(obj) -> str:
+    """The first paragraph of a class's own docstring, else of its module's, on one line."""
+    import sys
+
+    doc = obj.__dict__.get("__doc__") or getattr(sys.modules.get(obj.__module__), "__doc__", None) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def _type_name(annotation) -> str:
+    import typing
+
+    if getattr(annotation, "__origin__", None) is typing.Literal:
+        return " | ".join(repr(a) for a in annotation.__args__)
+    name = getattr(annotation, "__name__", None)
+    if name and not getattr(annotation, "__args__", None):
+        return name
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+
+
+@app.command()
+def show(method: str = typer.Argument(..., help="A method name, as in 'ganbench list methods'")):
+    """A method's paper, description and hyperparameters (types and defaults)."""
+    from rich.table import Table
+
+    from ganbench.data.base import DatasetInfo
+    from ganbench.registry import METHODS
+
+    try:
+        cls = METHODS.get(method)
+    except GanbenchError as err:
+        _fail(err)
+    title = getattr(cls, "display_name", "") or method
+    out.print(f"[bold]{title}[/] ({method})" + (f" — {cls.paper}" if cls.paper else ""), highlight=False)
+    out.print(cls.description() or _first_paragraph(cls), highlight=False, soft_wrap=True)
+    kinds = {"images": DatasetInfo("images", "image", (1, 28, 28)), "points": DatasetInfo("points", "points", (2,))}
+    by_kind = {k: cls.data_defaults(info) for k, info in kinds.items()}
+    table = Table(title="hyperparameters (params: in a suite)", show_header=True)
+    for col in ("name", "type", "default", "about"):
+        table.add_column(col)
+    for name, field in cls.Params.model_fields.items():
+        default = repr(field.default)
+        data = {k: d[name] for k, d in by_kind.items() if name in d}
+        if data:
+            default = ", ".join(f"{v!r} on {k}" for k, v in data.items())
+        table.add_row(name, _type_name(field.annotation), default, field.description or "")
+    out.print(table)
+    module = __import__("sys").modules.get(cls.__module__)
+    if module is not None and getattr(module, "__file__", None):
+        out.print(f"source: {module.__file__}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -87,15 +201,29 @@ def run(suite: Path = typer.Argument(..., help="Suite YAML file"),
         address: Optional[str] = typer.Option(None, "--address", help="Join an existing Ray cluster"),
         results: Path = typer.Option(Path("results"), "--results", help="Folder for results and the MLflow store"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri",
-                                                   help="MLflow tracking URI (default: SQLite under --results)")):
+                                                   help="MLflow tracking URI (default: SQLite under --results)"),
+        set_: Optional[list[str]] = typer.Option(None, "--set", help=_SET_HELP),
+        only: Optional[str] = typer.Option(None, "--only", help=_ONLY_HELP),
+        dry_run: bool = typer.Option(False, "--dry-run", help=_DRY_HELP)):
     """Train and evaluate every trial of a suite, then write tables and plots."""
+    _suite_file_first(suite)
+    if dry_run:
+        from ganbench.suite import load_suite
+
+        try:
+            s = load_suite(suite, quick=quick, sets=set_ or (), only=only)
+            _print_trials(s, s.expand())
+        except GanbenchError as err:
+            _fail(err)
+        out.print("dry run: nothing was trained", highlight=False)
+        return
     from ganbench.progress import RichProgress
     from ganbench.runner import run_suite
 
     try:
         with RichProgress(console) as progress:
             outcome = run_suite(suite, quick=quick, local=local, address=address, results_root=results,
-                                tracking_uri=tracking_uri, progress=progress)
+                                tracking_uri=tracking_uri, progress=progress, sets=set_ or (), only=only)
     except GanbenchError as err:
         _fail(err)
     counts: dict[str, int] = {}
@@ -120,6 +248,10 @@ def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder,
     if not (suite_dir / "trials").is_dir():
         _fail(GanbenchError(f"{suite_dir}: not a ganbench results folder (no trials/ inside)"))
     try:
+        _import_suite_plugins(suite_dir)
+    except GanbenchError as err:
+        _fail(err)
+    try:
         paths = build_report(suite_dir, value_directions(), **_report_extras(suite_dir))
         if (suite_dir / "tune" / "trials.jsonl").exists():
             from ganbench.tune.outputs import write_tune_outputs
@@ -132,6 +264,24 @@ def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder,
         _fail(fault)
     for name, path in paths.items():
         out.print(f"{name}: {path}", highlight=False)
+
+
+def _import_suite_plugins(suite_dir: Path) -> None:
+    """The suite's ``imports`` (its plugin metrics' directions, its plugin methods' names)."""
+    import json
+
+    from ganbench.registry import PluginImportError, import_plugins, load_builtins
+
+    load_builtins()
+    try:
+        suite = json.loads((suite_dir / "suite.json").read_text()).get("suite", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(suite, dict) and suite.get("imports"):
+        try:
+            import_plugins(suite["imports"], suite.get("import_dir") or None)
+        except PluginImportError as err:
+            raise GanbenchError(f"{suite_dir / 'suite.json'}: suite.imports[{err.index}]: {err}") from None
 
 
 def _report_extras(suite_dir: Path) -> dict:
