@@ -37,6 +37,10 @@ class TrialSpec:
     #: parameters of a parametrised dataset (``image_folder``: path, size), sorted pairs; empty
     #: for plain datasets, and then left out of to_dict() so their trial ids do not change
     dataset_params: tuple[tuple[str, Any], ...] = ()
+    #: train.log_every (None: the trainer's default) and train.compile; left out of to_dict()
+    #: (and the id) at their defaults, so existing trial ids do not change
+    log_every: int | None = None
+    compile: str = "none"
     #: the suite's ``imports`` (plugin ``.py`` files as absolute paths, or module names) and the
     #: folder module names are looked up in first (the suite file's); they travel with the spec
     #: so that a Ray worker or ``ganbench eval`` imports the same plugins (:meth:`from_dict`).
@@ -61,6 +65,10 @@ class TrialSpec:
             del data["resize"]  # likewise: trial ids from before eval.resize are unchanged
         if data.get("num_reference") is None:
             data.pop("num_reference", None)
+        if data.get("log_every") is None:
+            data.pop("log_every", None)
+        if data.get("compile") == "none":
+            data.pop("compile", None)
         if self.dataset_params:
             data["dataset_params"] = dict(self.dataset_params)
         else:

@@ -98,6 +98,10 @@ class TrainSettings(_Strict):
     iterations: int = Field(2000, gt=0)
     batch_size: int = Field(64, gt=0)
     eval_every: int = Field(500, gt=0)
+    #: losses reach the host (log, divergence check) every log_every iterations; None: min(50, eval_every)
+    log_every: int | None = Field(None, gt=0)
+    #: torch.compile of the method's nets (ganbench.train); none by default
+    compile: Literal["none", "default", "reduce-overhead"] = "none"
 
 
 class Threshold(_Strict):
@@ -257,6 +261,8 @@ class Suite(_Strict):
                         iterations=self.train.iterations,
                         batch_size=self.train.batch_size,
                         eval_every=self.train.eval_every,
+                        log_every=self.train.log_every,
+                        compile=self.train.compile,
                         metrics=tuple(self.eval.metrics),
                         num_samples=self.eval.num_samples,
                         reference=self.eval.reference,

@@ -220,7 +220,8 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
 
         trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every,
                           run_eval, on_eval, folder / "checkpoint.pt",
-                          labels=labels if method.conditional else None)
+                          labels=labels if method.conditional else None,
+                          log_every=spec.log_every, compile=spec.compile)
         if _resume(trainer, folder, notes):
             _truncate_evals(folder / "evals.jsonl", method.iteration)
         else:  # a fresh start: lines of an attempt killed before its first checkpoint go
