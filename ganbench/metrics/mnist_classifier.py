@@ -1,34 +1,54 @@
-"""A small MNIST classifier that ganbench trains itself, for FCD, classifier IS and class counts.
+"""The small image classifiers behind FCD, classifier IS and class counts, for any labelled
+small image dataset (MNIST, Fashion-MNIST, and e.g. 3×32×32 or 1×28×28 domains of MNIST).
 
 Why our own: ImageNet-Inception features are a poor fit for 28×28 digits (methods_spec.md §5.7;
 bioinf-jku/TTUR#24), and no pretrained MNIST classifier can be downloaded here. Scores that use
-a classifier are comparable only for one fixed classifier, so ganbench trains it once, caches it
-in ``cache_dir()/weights/<dataset>_classifier.pt`` (a state_dict plus its test accuracy, loaded
-with ``weights_only=True``) and names it by the SHA1 of its weights in every protocol.
+a classifier are comparable only for one fixed classifier, so each classifier is named by the
+SHA1 of its weights (:func:`_state_sha1`) in every protocol, together with its dataset, input
+shape, test accuracy and source (``shipped`` or ``trained``).
 
-Network (``Classifier28``): conv3×3 16 → BN → ReLU → maxpool2 → conv3×3 32 → BN → ReLU →
-maxpool2 → FC 128 → ReLU (the *feature*, 128-d) → dropout 0.25 → FC ``num_classes`` (the
-*logits*). Training: Adam (one-cycle schedule, peak lr 3e-3), batch 128, 3 epochs on the train
-split, seeded init and shuffling (deterministic up to CPU/GPU kernel nondeterminism); about
-35 s on 2 idle CPU cores, reaching 99.2–99.3 % on the MNIST test split. The same recipe
-(3 epochs) gives 90.96 % on the Fashion-MNIST test split (227 s on 2 busy CPU cores). It must
-reach :data:`MIN_ACCURACY` (MNIST 0.99, Fashion-MNIST 0.90) on the test split or
+Shipped classifiers: the MNIST and Fashion-MNIST classifiers are trained once with the recipe
+below and shipped in the package (``ganbench/assets/classifiers/<dataset>.pt``); by default
+:func:`load_classifier` loads the shipped file, checks the SHA1 of its weights against
+:data:`SHIPPED` and its recorded test accuracy against :data:`MIN_ACCURACY`, and never trains.
+Every user's FCD/cIS are therefore computed with the same network. ``GANBENCH_TRAIN_CLASSIFIER=1``
+(or ``load_classifier(name, train=True)``) trains anew with the same recipe into the cache,
+``cache_dir()/weights/<dataset>_classifier.pt``; such a classifier has its own SHA1 (it equals
+the shipped one only on identical hardware and software), which the protocol records with
+``classifier_source: trained``. A dataset without a shipped classifier (for example
+``mnist_colored``) is trained and cached on first use.
+
+Network (:class:`SmallClassifier`, input C×H×W in [-1, 1] with H, W ≤ 64): conv3×3 C→16 → BN →
+ReLU → maxpool2 → conv3×3 32 → BN → ReLU → maxpool2 → FC 128 → ReLU (the *feature*, 128-d) →
+dropout 0.25 → FC ``num_classes`` (the *logits*). For 1×28×28 it is exactly the earlier
+``Classifier28`` (same parameter names, arch ``classifier28-v2``), so cached MNIST and
+Fashion-MNIST weights keep their hashes.
+
+Recipe (deterministic on one machine): seed 0 for init and shuffling, ``torch.set_num_threads(1)``
+on the CPU while training, Adam (one-cycle schedule, peak lr 3e-3), batch 128, 3 epochs on the
+train split. MNIST reaches 99.2–99.3 % on its test split, Fashion-MNIST about 91 %. The result
+must reach the dataset's minimum test accuracy (:data:`MIN_ACCURACY`; for another dataset
+``DatasetInfo.extras["classifier_min_accuracy"]``, else :data:`DEFAULT_MIN_ACCURACY`) or
 :class:`ClassifierTooWeak` is raised.
 
-The code is written for any 28×28 grey dataset with labels: pass its registered name; the
-cache file and the minimum accuracy are per dataset.
+Rebuild the shipped files: ``python -m ganbench.metrics.mnist_classifier ship mnist fashion_mnist``
+(then copy the printed SHA1s into :data:`SHIPPED`).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import hashlib
 import io
+import json
 import logging
 import math
+import os
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -42,30 +62,47 @@ from ganbench.paths import atomic_write_bytes, cache_dir
 
 log = logging.getLogger(__name__)
 
+#: the architecture name of the 1×28×28 net (kept from the MNIST-only version)
 ARCH = "classifier28-v2"
-#: minimum test accuracy per dataset; training that falls short raises.
+#: minimum test accuracy per dataset; training (or a shipped file) that falls short raises.
 MIN_ACCURACY = {"mnist": 0.99, "fashion_mnist": 0.90}
+#: the floor of a dataset absent from MIN_ACCURACY and without extras["classifier_min_accuracy"]
+DEFAULT_MIN_ACCURACY = 0.90
+#: largest input side the small net accepts
+MAX_SIDE = 64
 EPOCHS = 3
 BATCH_SIZE = 128
 LR = 3e-3
 TRAIN_SEED = 0
 FEATURE_DIM = 128
+#: environment variable: "1" trains anew (into the cache) instead of loading the shipped file
+TRAIN_ENV = "GANBENCH_TRAIN_CLASSIFIER"
+#: the shipped classifiers: dataset -> SHA1 of the weights (see :func:`_state_sha1`)
+SHIPPED: dict[str, str] = {}
 
 
 class ClassifierTooWeak(GanbenchError):
-    """The freshly trained classifier missed its minimum test accuracy."""
+    """The classifier missed its dataset's minimum test accuracy."""
 
 
-class Classifier28(nn.Module):
-    """2-conv CNN for 1×28×28 inputs in [-1, 1]; returns ``(features, logits)``."""
+def arch_name(shape: tuple[int, ...]) -> str:
+    """``classifier28-v2`` for 1×28×28 (unchanged), ``classifier-3x32x32-v2`` for others."""
+    shape = tuple(int(s) for s in shape)
+    return ARCH if shape == (1, 28, 28) else "classifier-{}x{}x{}-v2".format(*shape)
 
-    def __init__(self, num_classes: int = 10):
+
+class SmallClassifier(nn.Module):
+    """2-conv CNN for C×H×W inputs in [-1, 1]; returns ``(features, logits)``."""
+
+    def __init__(self, num_classes: int = 10, in_shape: tuple[int, int, int] = (1, 28, 28)):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        c, h, w = (int(s) for s in in_shape)
+        self.in_shape = (c, h, w)
+        self.conv1 = nn.Conv2d(c, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.conv2 = nn.Conv2d(16, 32, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(32)
-        self.fc1 = nn.Linear(32 * 7 * 7, FEATURE_DIM)
+        self.fc1 = nn.Linear(32 * (h // 4) * (w // 4), FEATURE_DIM)
         self.drop = nn.Dropout(0.25)
         self.fc2 = nn.Linear(FEATURE_DIM, num_classes)
 
@@ -76,12 +113,45 @@ class Classifier28(nn.Module):
         return feat, self.fc2(self.drop(feat))
 
 
+#: the 1×28×28 net under its earlier name
+Classifier28 = SmallClassifier
+
+
 def classifier_path(dataset: str = "mnist") -> Path:
+    """Where a classifier trained on this machine is cached."""
     return cache_dir() / "weights" / f"{dataset}_classifier.pt"
 
 
+def shipped_path(dataset: str) -> Path | None:
+    """The classifier shipped in the package for ``dataset``, or None."""
+    if dataset not in SHIPPED:
+        return None
+    path = Path(str(resources.files("ganbench") / "assets" / "classifiers" / f"{dataset}.pt"))
+    return path if path.is_file() else None
+
+
+def _dataset_spec(dataset: str) -> tuple[tuple[int, int, int], int, float]:
+    """(input shape, number of classes, minimum accuracy) of a labelled small image dataset."""
+    from ganbench.data.base import get_dataset
+
+    info = get_dataset(dataset).info
+    shape = tuple(int(s) for s in info.shape)
+    if info.kind != "image" or len(shape) != 3 or not info.num_classes:
+        raise GanbenchError(f"the dataset classifier needs a labelled image dataset, not {dataset!r} "
+                            f"(kind {info.kind!r}, {info.num_classes} classes)")
+    if max(shape[1:]) > MAX_SIDE or min(shape[1:]) < 4:
+        raise GanbenchError(f"the dataset classifier is for small images (sides 4..{MAX_SIDE}); "
+                            f"{dataset!r} has {shape[1]}×{shape[2]}")
+    minimum = MIN_ACCURACY.get(dataset, info.extras.get("classifier_min_accuracy", DEFAULT_MIN_ACCURACY))
+    return shape, int(info.num_classes), float(minimum)
+
+
+def min_accuracy(dataset: str) -> float:
+    return _dataset_spec(dataset)[2]
+
+
 @torch.no_grad()
-def accuracy(model: Classifier28, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+def accuracy(model: SmallClassifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(x), batch_size):
@@ -90,52 +160,70 @@ def accuracy(model: Classifier28, x: torch.Tensor, y: torch.Tensor, batch_size: 
     return correct / len(x)
 
 
-def train_classifier(dataset: str = "mnist", device: str | torch.device = "cpu",
-                     epochs: int = EPOCHS, seed: int = TRAIN_SEED) -> tuple[Classifier28, dict]:
-    """Train :class:`Classifier28` on ``dataset``'s train split; return it and its record."""
-    from ganbench.data.base import get_dataset, load_dataset
+@contextlib.contextmanager
+def _one_thread(device: torch.device):
+    """One CPU thread while training, so that the result does not depend on the core count."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
-    info = get_dataset(dataset).info
-    if info.kind != "image" or tuple(info.shape) != (1, 28, 28) or not info.num_classes:
-        raise GanbenchError(f"the 28×28 classifier needs a labelled 1×28×28 dataset, not {dataset!r}")
+
+def train_classifier(dataset: str = "mnist", device: str | torch.device = "cpu",
+                     epochs: int = EPOCHS, seed: int = TRAIN_SEED) -> tuple[SmallClassifier, dict]:
+    """Train :class:`SmallClassifier` on ``dataset``'s train split (the recipe above); return it
+    and its record. Raises :class:`ClassifierTooWeak` below the dataset's minimum accuracy."""
+    from ganbench.data.base import load_dataset
+
+    shape, num_classes, minimum = _dataset_spec(dataset)
     device = torch.device(device)
     x, y = load_dataset(dataset, "train", device)
     xt, yt = load_dataset(dataset, "test", device)
+    if y is None or yt is None:
+        raise GanbenchError(f"the dataset classifier needs labels; {dataset!r} has none")
 
-    torch.manual_seed(seed)
-    model = Classifier28(info.num_classes).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    steps_per_epoch = math.ceil(len(x) / BATCH_SIZE)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=epochs * steps_per_epoch)
-    shuffle = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(x), generator=shuffle).to(device)
-        for i in range(0, len(x), BATCH_SIZE):
-            idx = order[i : i + BATCH_SIZE]
-            _, logits = model(x[idx])
-            loss = F.cross_entropy(logits, y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    seconds = time.perf_counter() - start
-    acc = accuracy(model, xt, yt)
+    with _one_thread(device):
+        torch.manual_seed(seed)
+        model = SmallClassifier(num_classes, shape).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=LR)
+        steps_per_epoch = math.ceil(len(x) / BATCH_SIZE)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=epochs * steps_per_epoch)
+        shuffle = torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            model.train()
+            order = torch.randperm(len(x), generator=shuffle).to(device)
+            for i in range(0, len(x), BATCH_SIZE):
+                idx = order[i : i + BATCH_SIZE]
+                _, logits = model(x[idx])
+                loss = F.cross_entropy(logits, y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        seconds = time.perf_counter() - start
+        acc = accuracy(model, xt, yt)
     record = {
-        "arch": ARCH,
+        "arch": arch_name(shape),
         "dataset": dataset,
+        "input_shape": list(shape),
+        "num_classes": num_classes,
         "test_accuracy": float(acc),
         "train_seconds": float(seconds),
         "epochs": int(epochs),
         "seed": int(seed),
         "device": str(device),
+        "torch": torch.__version__,
     }
     msg = (f"ganbench: trained the {dataset} classifier in {seconds:.0f} s "
            f"on {device}: test accuracy {acc:.4%}")
     log.info(msg)
     print(msg, file=sys.stderr)
-    minimum = MIN_ACCURACY.get(dataset, 0.0)
     if acc < minimum:
         raise ClassifierTooWeak(
             f"the {dataset} classifier reached only {acc:.4%} test accuracy (< {minimum:.0%}); "
@@ -152,6 +240,13 @@ def _state_sha1(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def classifier_bytes(model: SmallClassifier, record: dict) -> bytes:
+    """The file format: a ``torch.save`` of ``{"state_dict", "record"}`` (weights_only-loadable)."""
+    buf = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "record": record}, buf)
+    return buf.getvalue()
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path):
     """An exclusive lock so that parallel trials train the classifier only once."""
@@ -165,16 +260,22 @@ def _file_lock(path: Path):
 
 
 class LoadedClassifier:
-    """The cached classifier with its record; ``sha1`` names its weights in protocols."""
+    """A classifier with its record; ``sha1`` names its weights in protocols, ``source`` says
+    whether it is the shipped file or one trained on this machine."""
 
-    def __init__(self, model: Classifier28, record: dict, sha1: str):
+    def __init__(self, model: SmallClassifier, record: dict, sha1: str, source: str = "trained"):
         self.model = model.eval()
         self.record = record
         self.sha1 = sha1
+        self.source = source
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        return self.model.in_shape
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-        """``images`` N×1×28×28 in [-1, 1] -> (features N×128, logits N×K), float32 on CPU."""
+        """``images`` N×C×H×W in [-1, 1] -> (features N×128, logits N×K), float32 on CPU."""
         device = images.device
         model = self.model.to(device)
         feats, logits = [], []
@@ -188,38 +289,67 @@ class LoadedClassifier:
 _loaded: dict[tuple[str, str], LoadedClassifier] = {}
 
 
-def load_classifier(dataset: str = "mnist", train_device: str | torch.device = "cpu") -> LoadedClassifier:
-    """The cached classifier for ``dataset``, training and caching it on first use."""
-    path = classifier_path(dataset)
+def _train_requested() -> bool:
+    return os.environ.get(TRAIN_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _read(path: Path, dataset: str, source: str) -> LoadedClassifier:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        record = dict(blob["record"])
+        state = blob["state_dict"]
+    except Exception as exc:  # a truncated or foreign file
+        raise GanbenchError(f"{path}: not a ganbench classifier file ({type(exc).__name__}); "
+                            "delete it to retrain") from None
+    shape = tuple(record.get("input_shape", (1, 28, 28)))
+    if record.get("arch") != arch_name(shape) or record.get("dataset", dataset) != dataset:
+        raise GanbenchError(f"{path} holds a classifier of another architecture or dataset "
+                            f"({record.get('arch')!r}, {record.get('dataset')!r}); delete it to retrain")
+    model = SmallClassifier(state["fc2.weight"].shape[0], shape)
+    model.load_state_dict(state)
+    return LoadedClassifier(model, record, _state_sha1(state), source)
+
+
+def load_classifier(dataset: str = "mnist", train_device: str | torch.device = "cpu",
+                    train: bool | None = None) -> LoadedClassifier:
+    """The classifier of ``dataset``: the shipped one (SHA1 and accuracy checked) unless
+    ``train`` (default: ``$GANBENCH_TRAIN_CLASSIFIER``) asks for one trained on this machine or
+    none is shipped; a trained one is cached and trained only on first use."""
+    train = _train_requested() if train is None else bool(train)
+    shipped = None if train else shipped_path(dataset)
+    path = shipped or classifier_path(dataset)
     key = (dataset, str(path))
     if key in _loaded:
         return _loaded[key]
-    if not path.exists():
-        with _file_lock(path):
-            if not path.exists():  # another process may have trained it meanwhile
-                model, record = train_classifier(dataset, train_device)
-                buf = io.BytesIO()
-                torch.save({"state_dict": model.state_dict(), "record": record}, buf)
-                atomic_write_bytes(path, buf.getvalue())
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    record = dict(blob["record"])
-    if record.get("arch") != ARCH:
-        raise GanbenchError(f"{path} holds a classifier of another architecture "
-                            f"({record.get('arch')!r}); delete it to retrain")
-    state = blob["state_dict"]
-    model = Classifier28(state["fc2.weight"].shape[0])
-    model.load_state_dict(state)
-    loaded = LoadedClassifier(model, record, _state_sha1(state))
+    minimum = min_accuracy(dataset)
+    if shipped is not None:
+        loaded = _read(shipped, dataset, "shipped")
+        if loaded.sha1 != SHIPPED[dataset]:
+            raise GanbenchError(f"{shipped}: weights SHA1 {loaded.sha1} differs from the shipped "
+                                f"{SHIPPED[dataset]} (a damaged install; reinstall ganbench or set {TRAIN_ENV}=1)")
+    else:
+        if not path.exists():
+            with _file_lock(path):
+                if not path.exists():  # another process may have trained it meanwhile
+                    model, record = train_classifier(dataset, train_device)
+                    atomic_write_bytes(path, classifier_bytes(model, record))
+        loaded = _read(path, dataset, "trained")
+    if loaded.record.get("test_accuracy", 0.0) < minimum:
+        raise ClassifierTooWeak(f"{path}: the {dataset} classifier's test accuracy "
+                                f"{loaded.record.get('test_accuracy', 0.0):.4%} is below {minimum:.0%}")
     _loaded[key] = loaded
     return loaded
 
 
 class ClassifierExtractor(Extractor):
-    """Penultimate features (128-d) and logits of the cached 28×28 classifier of a dataset."""
+    """Penultimate features (128-d) and logits of a dataset's classifier."""
 
     def __init__(self, dataset: str = "mnist"):
         self.dataset = dataset
-        self.name = f"{dataset}-{ARCH}"
+
+    @property
+    def name(self) -> str:  # dataset and architecture: the cache key of reference features
+        return f"{self.dataset}-{arch_name(_dataset_spec(self.dataset)[0])}"
 
     @property
     def classifier(self) -> LoadedClassifier:
@@ -234,12 +364,42 @@ class ClassifierExtractor(Extractor):
         return {
             "extractor": self.name,
             "weights_sha1": clf.sha1,
+            "classifier_source": clf.source,
             "classifier_test_accuracy": clf.record["test_accuracy"],
             "layer": f"fc1 ReLU ({FEATURE_DIM}-d) / logits",
         }
 
     def extract(self, images: torch.Tensor, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
-        if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"the 28×28 classifier needs N×1×28×28 images, got {tuple(images.shape)}")
-        feats, logits = self.classifier(images.to(device))
+        clf = self.classifier
+        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(clf.in_shape):
+            want = "×".join(str(s) for s in clf.in_shape)
+            raise ValueError(f"the {self.dataset} classifier needs N×{want} images, got {tuple(images.shape)}")
+        feats, logits = clf(images.to(device))
         return {"features": feats.numpy(), "logits": logits.numpy()}
+
+
+def ship(datasets: list[str], out_dir: Path) -> dict:
+    """Train each dataset's classifier with the recipe on the CPU and write ``<out_dir>/<name>.pt``;
+    return ``{name: {"sha1", "test_accuracy", "bytes", "train_seconds"}}``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for dataset in datasets:
+        model, record = train_classifier(dataset, "cpu")
+        data = classifier_bytes(model, record)
+        atomic_write_bytes(out_dir / f"{dataset}.pt", data)
+        result[dataset] = {"sha1": _state_sha1(model.state_dict()), "test_accuracy": record["test_accuracy"],
+                           "bytes": len(data), "train_seconds": record["train_seconds"]}
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train the shipped dataset classifiers (the recipe above).")
+    parser.add_argument("command", choices=["ship"])
+    parser.add_argument("datasets", nargs="+")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets" / "classifiers")
+    args = parser.parse_args(argv)
+    print(json.dumps(ship(args.datasets, args.out), indent=2))
+
+
+if __name__ == "__main__":
+    main()
