@@ -23,7 +23,8 @@ from ganbench.report.collect import BASE_COLUMNS, collect, final_rows, read_csv
 DIRECTIONS = {"fcd": "min", "cis": "max", "modes_covered": "max", "modes_kl": "min"}
 RING_CENTRES = [[2 * math.cos(a), 2 * math.sin(a)] for a in np.linspace(0, 2 * math.pi, 8, endpoint=False)]
 PROTOCOL = {
-    "ring8": {"modes": {"n_gen": 2000, "n_ref": 0, "split": "train", "extractor": "none", "std_threshold": 3}},
+    "ring8": {"modes": {"n_gen": 2000, "num_modes": 8, "std": 0.01, "hq_threshold": "< 3 std from the nearest centre",
+                        "hq_counts": [250] * 8}},
     "mnist": {
         "fcd": {"n_gen": 1000, "n_ref": 1000, "split": "test", "extractor": "lenet-mnist"},
         "cis": {"n_gen": 1000, "n_ref": 0, "split": "test", "extractor": "lenet-mnist"},
@@ -129,21 +130,26 @@ def test_markdown_cells(report):
     md = (suite / "tables.md").read_text()
     assert md.startswith("**Table.** Mean ± std over 2 seeds")
     cells = markdown_cells(md)
-    assert list(cells) == ["gan", "wgan_gp"]
-    gan, wgan = cells["gan"], cells["wgan_gp"]
-    # mnist: fcd lower is better, cis higher is better
-    assert gan["mnist: fcd ↓"] == "2.00 ± 1.41"
-    assert wgan["mnist: fcd ↓"] == "**0.500** (failed 1/2)"
-    assert gan["mnist: cis ↑"] == "**7.00 ± 1.41**"
-    assert wgan["mnist: cis ↑"] == "5.00 (failed 1/2)"
-    # ring8: the diverged seed contributes its last good values and is flagged
-    assert gan["ring8: modes_covered ↑"] == "**7.50 ± 0.71**"
-    assert wgan["ring8: modes_covered ↑"] == "6.00 ± 2.83 (diverged 1/2)"
-    assert gan["ring8: modes_kl ↓"] == "**0.200 ± 0.141**"
-    assert wgan["ring8: modes_kl ↓"] == "0.520 ± 0.679 (diverged 1/2)"
-    # a key without a direction: no arrow, no bold
-    assert gan["ring8: g_loss"] == "1.50 ± 0.71"
-    assert wgan["ring8: g_loss"] == "4.00 ± 1.41 (diverged 1/2)"
+    assert list(cells) == ["GAN", "WGAN-GP"]  # display names (ganbench/report/names.py)
+    gan, wgan = cells["GAN"], cells["WGAN-GP"]
+    # mnist: fcd lower is better, cis higher is better; one format per column (fcd: 2.00 and 0.50)
+    assert gan["MNIST: FCD ↓"] == "2.00 ± 1.41"
+    assert wgan["MNIST: FCD ↓"] == "**0.50** (failed 1/2)"
+    assert gan["MNIST: cIS ↑"] == "**7.00 ± 1.41**"
+    assert wgan["MNIST: cIS ↑"] == "5.00 (failed 1/2)"
+    # ring8: the diverged seed contributes its last good values and is flagged; the mode count
+    # comes from the modes metric's protocol
+    assert gan["Ring-8: Modes (/8) ↑"] == "**7.50 ± 0.71**"
+    assert wgan["Ring-8: Modes (/8) ↑"] == "6.00 ± 2.83 (diverged 1/2)"
+    assert gan["Ring-8: KL (modes) ↓"] == "**0.200 ± 0.141**"
+    assert wgan["Ring-8: KL (modes) ↓"] == "0.520 ± 0.679 (diverged 1/2)"
+    # a key without a direction or display name: no arrow, no bold, the raw key
+    assert gan["Ring-8: g_loss"] == "1.50 ± 0.71"
+    assert wgan["Ring-8: g_loss"] == "4.00 ± 1.41 (diverged 1/2)"
+    # 2 seeds: no significance marks, and the caption says why
+    assert "†" not in md.split("\n\n")[1]
+    assert "No significance marks: fewer than 3 seeds" in md and "Note: 2 seeds for every method" in md
+    assert "Modes (/8) = `modes_covered`" in md and "WGAN-GP = `wgan_gp`" in md
     # the trials that did not finish are listed under the table with their error
     assert "wgan_gp / mnist / seed 1 (wgan_gp-mnist-1): failed, no eval: CUDA out of memory" in md
     assert "diverged, last eval at step 200: loss is nan at step 180" in md
@@ -155,7 +161,8 @@ def test_caption_protocol(report):
     caption = md.splitlines()[0]
     assert "2 seeds" in caption and "200 iterations" in caption
     assert "fcd: 1000 generated, 1000 reference, test split, extractor lenet-mnist" in caption
-    assert "modes: 2000 generated, 0 reference, train split, extractor none, std_threshold=3" in caption
+    assert ("modes: 2000 generated, 8 modes, σ = 0.01; a mode is covered by ≥ 1 sample and a sample is high "
+            "quality when < 3 std from the nearest centre") in caption
 
 
 def test_latex(report):
@@ -165,12 +172,13 @@ def test_latex(report):
     for command in ("\\toprule", "\\midrule", "\\bottomrule", "\\caption{", "\\label{tab:demo-suite}"):
         assert command in tex
     assert "\\begin{tabular}{lrrrrr}" in tex
-    assert "\\multicolumn{2}{c}{mnist} & \\multicolumn{3}{c}{ring8}" in tex
+    assert "\\multicolumn{2}{c}{MNIST} & \\multicolumn{3}{c}{Ring-8}" in tex
     assert "\\cmidrule(lr){2-3}\\cmidrule(lr){4-6}" in tex
-    assert "modes\\_covered $\\uparrow$" in tex and "fcd $\\downarrow$" in tex
-    assert "wgan\\_gp & " in tex
-    assert "\\textbf{7.50 $\\pm$ 0.71}" in tex
-    assert "6.00 $\\pm$ 2.83 {\\scriptsize (diverged 1/2)}" in tex
+    assert "Modes (/8) $\\uparrow$" in tex and "FCD $\\downarrow$" in tex
+    assert "\nWGAN-GP & " in tex
+    # numbers in math mode, bold as \mathbf
+    assert "$\\mathbf{7.50 \\pm 0.71}$" in tex
+    assert "$6.00 \\pm 2.83$ {\\scriptsize (diverged 1/2)}" in tex
     assert not re.search(r"(?<!\\)_", tex), "unescaped underscore"
     assert "±" not in tex and "↓" not in tex
 

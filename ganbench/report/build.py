@@ -4,6 +4,8 @@
 same folder ``results.csv`` (every trial x eval step), ``tables.md``, ``tables.tex`` and
 ``plots/*.png``. It needs nothing but the folder and the value directions, so
 ``ganbench report DIR`` can rebuild a report at any time, also while a suite still runs.
+The suite's ``published:`` values come from the suite copy in the folder (``suite.json``)
+unless given, and add a "Reproduction" section to both table files.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from pathlib import Path
 
 from ganbench.report.collect import collect, final_rows, value_keys, write_csv
 from ganbench.report.plots import make_plots
-from ganbench.report.tables import caption_for, render_latex, render_markdown, render_unfinished_markdown
+from ganbench.report.published import PublishedValue, as_lookup, published_from_folder
+from ganbench.report.tables import (
+    caption_for,
+    render_latex,
+    render_markdown,
+    render_reproduction_latex,
+    render_reproduction_markdown,
+    render_unfinished_markdown,
+)
 from ganbench.report.time_to import render_time_to_markdown, time_to_frame
 
 
@@ -73,6 +83,7 @@ def build_report(
     trial_ids: Sequence[str] | None = None,
     time_to: Sequence[dict] | None = None,
     note: str | None = None,
+    published: Sequence[PublishedValue | dict] | None = None,
 ) -> dict[str, Path]:
     """Write the report of ``suite_dir`` and return ``{path relative to suite_dir: path}``.
 
@@ -85,7 +96,8 @@ def build_report(
     restricts the report to one suite run's grid (default: every trial in the folder);
     ``time_to`` lists thresholds (``{metric, below|above}``) whose first crossings go to
     ``time_to.csv`` and a "Time to threshold" section of ``tables.md``; ``note`` is appended
-    to the table caption (a sweep's re-run protocol).
+    to the table caption (a sweep's re-run protocol); ``published`` lists the suite's published
+    values (default: the ``published`` block of ``suite_dir/suite.json``).
     """
     suite_dir = Path(suite_dir)
     df = collect(suite_dir, trial_ids)
@@ -98,17 +110,23 @@ def build_report(
     if note:
         caption += " " + note
     label = "tab:" + re.sub(r"[^A-Za-z0-9:-]+", "-", suite_dir.name)
-    markdown = render_markdown(final, directions, caption, keys=headline, methods=methods)
+    entries = list(as_lookup(published_from_folder(suite_dir) if published is None else published).values())
+    lookup = {e.key: e for e in entries}
+    markdown = render_markdown(final, directions, caption, keys=headline, methods=methods, published=lookup)
     unfinished = render_unfinished_markdown(final)
     if unfinished:
         markdown += "\n" + unfinished
     crossings = render_time_to_markdown(df, time_to or [], methods)
     if crossings:
         markdown += "\n" + crossings
+    latex = render_latex(final, directions, caption, headline, methods, label, published=lookup)
+    if entries:
+        markdown += "\n" + render_reproduction_markdown(final, entries)
+        latex += "\n" + render_reproduction_latex(final, entries, label + "-reproduction")
     paths = [
         write_csv(df, suite_dir / "results.csv"),
         _write_text(suite_dir / "tables.md", markdown),
-        _write_text(suite_dir / "tables.tex", render_latex(final, directions, caption, headline, methods, label)),
+        _write_text(suite_dir / "tables.tex", latex),
     ]
     if time_to:
         paths.append(write_csv(time_to_frame(df, time_to), suite_dir / "time_to.csv"))
