@@ -130,5 +130,5 @@ def build_report(
     ]
     if time_to:
         paths.append(write_csv(time_to_frame(df, time_to), suite_dir / "time_to.csv"))
-    paths += make_plots(df, suite_dir, suite_dir / "plots", directions, centres)
+    paths += make_plots(df, suite_dir, suite_dir / "plots", directions, centres, methods=methods)
     return {p.relative_to(suite_dir).as_posix(): p for p in paths}

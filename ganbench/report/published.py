@@ -57,7 +57,7 @@ class PublishedValue(BaseModel):
     @classmethod
     def _finite(cls, v):
         if v is not None and not math.isfinite(v):
-            raise ValueError(f"expected a finite number, got {v!r}")
+            raise ValueError("expected a finite number")
         return v
 
     @property
