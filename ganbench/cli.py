@@ -359,15 +359,28 @@ def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a 
           dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (a checkpoint's own by default)"),
           split: str = typer.Option("test", "--split", help="Reference split"),
           metrics: Optional[str] = typer.Option(None, "--metrics",
-                                                help="Comma-separated metrics (a checkpoint's suite metrics by default)"),
+                                                help="Comma-separated metrics (default: a checkpoint's suite "
+                                                     "metrics, the dataset's default set for files)"),
           num_samples: Optional[int] = typer.Option(None, "--num-samples",
                                                     help="Samples to draw / images to read (default: the trial's n / all)"),
           seed: Optional[int] = typer.Option(None, "--seed", help="Noise seed for a checkpoint (default: the trial's)"),
           device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: cuda if available)"),
+          value_range: Optional[str] = typer.Option(None, "--range",
+                                                    help="Pixel range of float images: 0,1 | -1,1 | 0,255 "
+                                                         "(default: detected; ambiguous input is refused)"),
+          resize: Optional[str] = typer.Option(None, "--resize",
+                                               help="clean | legacy_tensorflow: the Inception resize, also used "
+                                                    "to bring other image sizes to the dataset's (default: clean)"),
+          as_json: bool = typer.Option(False, "--json", help="Print one JSON object (values, protocols, warnings)"),
           mlflow: bool = typer.Option(False, "--mlflow", help="Log a run to the results store's MLflow"),
           results: Path = typer.Option(Path("results"), "--results", help="Results folder holding mlflow.db"),
           tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI")):
-    """Compute metrics of a trial checkpoint, a PNG folder or an .npz of images."""
+    """Compute metrics of a trial checkpoint, a PNG folder or an .npz of images (any size; uint8, or
+    float in a given or detected range)."""
+    if not source.exists():  # before torch is imported
+        _fail(GanbenchError(f"{source}: no such file or folder"))
+    import json
+
     from rich.table import Table
 
     from ganbench.metrics.eval_source import log_to_mlflow, run_eval
@@ -376,7 +389,7 @@ def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a 
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else None
     try:
-        result = run_eval(source, names, dataset, split, num_samples, seed, device)
+        result = run_eval(source, names, dataset, split, num_samples, seed, device, value_range, resize)
         run_id = None
         if mlflow:
             uri = tracking_uri or default_tracking_uri(results)
@@ -384,12 +397,20 @@ def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a 
             run_id = log_to_mlflow(result, uri, results / "mlartifacts")
     except GanbenchError as err:
         _fail(err)
+    for name, warning in result.warnings.items():
+        console.print(f"[bold yellow]warning:[/] {name}: {warning}", highlight=False, soft_wrap=True)
+    if as_json:
+        data = result.to_dict()
+        if run_id:
+            data["mlflow_run_id"] = run_id
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return
     title = f"{result.source} ({result.source_kind}, {result.dataset}, n={result.n}, reference {result.split})"
     values = Table(title=title, show_header=True)
     for col in ("value key", "value", "better", "metric"):
         values.add_column(col)
     protocol = Table(title="protocol", show_header=True)
-    for col in ("metric", "n gen", "n ref", "split", "extractor", "weights sha1", "resize"):
+    for col in ("metric", "n gen", "n ref", "split", "extractor", "weights sha1", "resize", "warning"):
         protocol.add_column(col)
     for name in result.metrics:
         p = result.protocols.get(name, {})
@@ -398,12 +419,21 @@ def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a 
                 values.add_row(key, f"{result.values[key]:.6g}", "↓" if direction == "min" else "↑", name)
         protocol.add_row(name, str(p.get("n_gen", "")), str(p.get("n_ref", "")), str(p.get("split", "")),
                          str(p.get("extractor", "")), str(p.get("weights_sha1", ""))[:12],
-                         str(p.get("resize", "")))
+                         str(p.get("resize", "")), "yes" if name in result.warnings else "")
     out.print(values)
     out.print(protocol)
+    lines = []
+    if result.default_metrics:
+        lines.append(f"metrics: {', '.join(result.metrics)} (the default set for {result.dataset}; --metrics to choose)")
+    for key, words in (("input_range", "pixels"), ("input_resize", "resized")):
+        if key in result.input:
+            lines.append(f"{words}: {result.input[key]}")
+    lines.append(f"source sha256: {result.source_sha}")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
-    out.print(f"time: {timing}" + (f"\nMLflow run {run_id} in {tracking_uri or default_tracking_uri(results)}"
-                                    if run_id else ""), highlight=False, soft_wrap=True)
+    lines.append(f"time: {timing}")
+    if run_id:
+        lines.append(f"MLflow run {run_id} in {tracking_uri or default_tracking_uri(results)}")
+    out.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper

@@ -145,9 +145,9 @@ def test_errors_are_one_line_and_exit_2(tmp_path, mnist_images, trial):
     (tmp_path / "empty").mkdir()
     _one_line_exit_2(runner.invoke(app, ["eval", str(tmp_path / "empty"), "--dataset", "mnist", "--metrics", "cis"]),
                      "no .png files")
-    big = _pngs(tmp_path / "big", np.zeros((3, 32, 32), dtype=np.uint8))
-    _one_line_exit_2(runner.invoke(app, ["eval", str(big), "--dataset", "mnist", "--metrics", "cis"]),
-                     "images are 1×32×32", "needs 1×28×28")
+    wide = _pngs(tmp_path / "wide", np.zeros((3, 32, 40), dtype=np.uint8))  # other sizes are resized, not stretched
+    _one_line_exit_2(runner.invoke(app, ["eval", str(wide), "--dataset", "mnist", "--metrics", "cis"]),
+                     "images are 1×32×40", "needs 1×28×28", "aspect ratio")
     grey = _pngs(tmp_path / "grey", mnist_images[:5])
     _one_line_exit_2(runner.invoke(app, ["eval", str(grey), "--dataset", "mnist", "--metrics", "cis,fcid"]),
                      "unknown metric 'fcid'")
@@ -156,8 +156,8 @@ def test_errors_are_one_line_and_exit_2(tmp_path, mnist_images, trial):
     _one_line_exit_2(runner.invoke(app, ["eval", str(grey), "--metrics", "cis"]), "--dataset is required")
     _one_line_exit_2(runner.invoke(app, ["eval", str(tmp_path / "nope"), "--dataset", "mnist", "--metrics", "cis"]),
                      "no such file or folder")
-    np.savez(tmp_path / "range.npz", images=np.full((4, 1, 28, 28), 3.0, dtype=np.float32))
+    np.savez(tmp_path / "range.npz", images=np.full((4, 1, 28, 28), 300.0, dtype=np.float32))
     _one_line_exit_2(runner.invoke(app, ["eval", str(tmp_path / "range.npz"), "--dataset", "mnist",
-                                         "--metrics", "cis"]), "must be in [-1, 1]")
+                                         "--metrics", "cis"]), "outside [0, 255]")
     with pytest.raises(GanbenchError, match="trained on 'mnist', not 'stacked_mnist'"):
         run_eval(folder / "checkpoint.pt", ["stacked_modes"], "stacked_mnist")

@@ -7,7 +7,10 @@ feature extractor (``FeatureExtractorInceptionV3``, feature ``logits_unbiased``:
 without its bias, torch-fidelity's default for IS, as in the original TF code which read the
 ``softmax`` of the un-biased ``MatMul``) on uint8 images resized by its TF-1.x-compatible
 bilinear interpolation, and ``torch_fidelity.metric_isc.isc_features_to_metric`` (its shuffle
-with rng_seed 2020, then 10 consecutive splits).
+with rng_seed 2020, then 10 consecutive splits). Its shuffle permutes the samples in the order
+they came in; the logits are first sorted (:func:`ganbench.metrics.cis.canonical_order`), so the
+splits, and the score, do not depend on that order (a folder of images sorted by class scores
+the same as the shuffled folder), as for ``cis``.
 
 The weights (``weights-inception-2015-12-05-6726825d.pth``, torch-fidelity's conversion of the
 TF graph) are not in any wheel ganbench can fetch. They are looked up, in this order:
@@ -156,10 +159,13 @@ class InceptionIS(Metric):
         extractor = TorchFidelityInceptionLogits()
         logits = extract_shared(extractor, fake, ctx.device)["logits"]
         splits = max(1, min(SPLITS, len(logits)))
-        res = isc_features_to_metric(torch.from_numpy(logits), splits=splits, shuffle=True, rng_seed=2020)
+        from ganbench.metrics.cis import SHUFFLE_NOTE, SHUFFLE_SEED, canonical_order
+
+        res = isc_features_to_metric(torch.from_numpy(np.ascontiguousarray(canonical_order(logits))),
+                                     splits=splits, shuffle=True, rng_seed=SHUFFLE_SEED)
         return ({"is": float(res["inception_score_mean"])},
                 {"n_gen": int(len(fake)), "n_ref": 0, "split": "none", "splits": splits,
                  "is_std_over_splits": float(res["inception_score_std"]),
-                 "shuffle": "numpy RandomState(2020) permutation (torch-fidelity)",
+                 "shuffle": SHUFFLE_NOTE,
                  "implementation": "torch_fidelity.metric_isc.isc_features_to_metric",
                  **extractor.protocol()})
