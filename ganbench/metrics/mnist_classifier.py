@@ -218,7 +218,7 @@ def train_classifier(dataset: str = "mnist", device: str | torch.device = "cpu",
         "epochs": int(epochs),
         "seed": int(seed),
         "device": str(device),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion object would not load with weights_only=True
     }
     msg = (f"ganbench: trained the {dataset} classifier in {seconds:.0f} s "
            f"on {device}: test accuracy {acc:.4%}")
