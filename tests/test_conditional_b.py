@@ -224,3 +224,8 @@ def test_tiny_trial_finishes(tmp_path, one_thread, method, params):
     last = json.loads((folder / "evals.jsonl").read_text().splitlines()[-1])
     assert 0.0 <= last["values"]["cond_acc"] <= 1.0 and last["values"]["fcd"] > 0
     assert (folder / "samples.png").exists()
+    if method == "icgan":  # its edit strip: 10 test images × (image, reconstruction, 10 re-generations)
+        from PIL import Image
+
+        width, height = Image.open(folder / "edits.png").size
+        assert (width - 2) // 30 == 12 and (height - 2) // 30 == 10  # 28 px tiles with 2 px padding

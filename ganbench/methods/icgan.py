@@ -39,7 +39,9 @@ DCGAN stacks. :meth:`IcGAN.reconstruct` is the paper's Fig. 1 pipeline.
 
 from __future__ import annotations
 
+import io
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -50,6 +52,7 @@ from torch import nn
 from ganbench.data.base import DatasetInfo
 from ganbench.methods.base import RealSampler
 from ganbench.methods.cgan import CGAN, CGANParams
+from ganbench.paths import atomic_write_bytes
 from ganbench.registry import METHODS, NETS
 
 
@@ -160,6 +163,31 @@ class IcGAN(CGAN):
             return G(z, y)
         finally:
             G.train(was_training)
+
+    def sample_figure(self, folder, generator: torch.Generator | None = None) -> list[Path]:
+        """``samples.png`` (one row per class, as every conditional method) and ``edits.png``:
+        one row per real test image (the first of each class in the dataset's test split):
+        the image, its reconstruction G(E_z(x), E_y(x)), then its re-generation with each class
+        0..K−1 (the paper's Fig. 1 use, on MNIST)."""
+        from torchvision.utils import save_image
+
+        from ganbench.data.base import get_dataset
+
+        paths = super().sample_figure(folder, generator)
+        x, y = get_dataset(self.info.name).load_split(self.info.splits[-1])
+        if y is None:
+            return paths
+        k = self.num_classes
+        firsts = [int(torch.nonzero(y == c)[0]) for c in range(k) if bool((y == c).any())]
+        real = x[firsts].to(self.device)
+        columns = [real, self.reconstruct(real)]
+        columns += [self.reconstruct(real, torch.full((len(real),), c, device=self.device)) for c in range(k)]
+        grid = torch.stack(columns, dim=1).flatten(0, 1)  # row i: image i, its reconstruction, its K edits
+        png = Path(folder) / "edits.png"
+        buf = io.BytesIO()
+        save_image(grid.float().cpu(), buf, format="png", nrow=k + 2, normalize=True, value_range=(-1, 1))
+        atomic_write_bytes(png, buf.getvalue())
+        return [*paths, png]
 
     def modules(self) -> dict[str, nn.Module]:
         return {**super().modules(), "E_z": self.E_z, "E_y": self.E_y}
