@@ -365,15 +365,17 @@ def _full_caption(caption: str, table: Table) -> str:
 
 
 # --------------------------------------------------------------------------- Markdown
-def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub Markdown table: first column left-aligned, the others right-aligned."""
+def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
+    """A GitHub Markdown table; ``align`` has one ``l`` or ``r`` per column (default: the first
+    column left-aligned, the others right-aligned)."""
     rows = [[str(c).replace("|", "\\|") for c in row] for row in rows]
     header = [str(c).replace("|", "\\|") for c in header]
+    align = align or "l" + "r" * (len(header) - 1)
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    rule = ["-" * widths[0]] + ["-" * max(w - 1, 2) + ":" for w in widths[1:]]
+    rule = ["-" * w if a == "l" else "-" * max(w - 1, 2) + ":" for w, a in zip(widths, align)]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
+        padded = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)]
         return "| " + " | ".join(padded) + " |"
 
     return "\n".join([line(header), line(rule)] + [line(r) for r in rows]) + "\n"
@@ -477,13 +479,13 @@ def _tex_cell(cell: Cell | None) -> str:
     return rf"{value} {{\scriptsize ({note})}}" if note else value
 
 
-def latex_table(frame: pd.DataFrame, caption: str, label: str | None = None) -> str:
+def latex_table(frame: pd.DataFrame, caption: str, label: str | None = None, align: str | None = None) -> str:
     """A booktabs LaTeX ``table`` of a frame of LaTeX cell strings, via ``Styler.to_latex``.
 
     Column labels may be two-level (group, name): groups of several columns get a
     ``\\multicolumn`` over them and a ``\\cmidrule`` under it. Needs ``\\usepackage{booktabs}``.
     """
-    align = "l" + "r" * (frame.shape[1] - 1)
+    align = align or "l" + "r" * (frame.shape[1] - 1)
     tex = frame.style.hide(axis="index").to_latex(
         hrules=True, column_format=align, caption=caption, label=label, position="t",
         position_float="centering", multicol_align="c")
@@ -534,12 +536,14 @@ def render_latex(
 
 # --------------------------------------------------------------------------- reproduction
 _REPRO_HEADER = ("Method", "Dataset", "Metric", "Measured", "Published", "Δ", "√(s_m²+s_p²)", "Verdict", "Source")
+_REPRO_ALIGN = "lllrrrrll"
 
 
 def _reproduction_cells(final_df: pd.DataFrame, entries: Sequence, latex: bool) -> list[list[str]]:
     from ganbench.report.published import reproduction_rows
 
     repro = reproduction_rows(final_df, entries)
+    counts = _counts(final_df) if len(final_df) else {}
     out = []
     for row in repro.itertuples():
         fmt = column_format([row.measured_mean, row.published])
@@ -553,7 +557,7 @@ def _reproduction_cells(final_df: pd.DataFrame, entries: Sequence, latex: bool) 
         runs = f", {int(row.published_runs)} runs" if pd.notna(row.published_runs) else ""
         seeds = f" ({row.seeds} seeds)" if row.seeds else ""
         source = row.source + (f"; {row.note}" if row.note else "")
-        key = key_display(row.metric) + (f" {fmt.scale}" if fmt.exponent else "")
+        key = key_display(row.metric, counts.get((row.dataset, row.metric))) + (f" {fmt.scale}" if fmt.exponent else "")
         if latex:
             cells = [latex_escape(method_display(row.method)), latex_escape(dataset_display(row.dataset)),
                      latex_escape(key), (latex_number(measured) if measured else "---") + latex_escape(seeds),
@@ -579,7 +583,7 @@ def render_reproduction_markdown(final_df: pd.DataFrame, entries: Sequence) -> s
     if not entries:
         return ""
     rows = _reproduction_cells(final_df, entries, latex=False)
-    return "## Reproduction\n\n" + f"**Table.** {_reproduction_caption()}\n\n" + markdown_grid(_REPRO_HEADER, rows)
+    return "## Reproduction\n\n" + f"**Table.** {_reproduction_caption()}\n\n" + markdown_grid(_REPRO_HEADER, rows, _REPRO_ALIGN)
 
 
 def render_reproduction_latex(final_df: pd.DataFrame, entries: Sequence, label: str | None = None) -> str:
@@ -588,7 +592,7 @@ def render_reproduction_latex(final_df: pd.DataFrame, entries: Sequence, label: 
         return ""
     rows = _reproduction_cells(final_df, entries, latex=True)
     frame = pd.DataFrame(rows, columns=[latex_escape(h) for h in _REPRO_HEADER])
-    return latex_table(frame, latex_escape(_reproduction_caption()), label)
+    return latex_table(frame, latex_escape(_reproduction_caption()), label, _REPRO_ALIGN)
 
 
 # --------------------------------------------------------------------------- notes
