@@ -23,7 +23,8 @@ out = Console()
 
 
 def _fail(err: GanbenchError) -> None:
-    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    prefix = "" if err.exit_code == 130 else "[bold red]error:[/] "  # Ctrl-C (errors.Interrupted): no mistake
+    console.print(f"{prefix}{err}", highlight=False, soft_wrap=True)
     raise typer.Exit(err.exit_code)
 
 
@@ -257,6 +258,11 @@ def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder,
             from ganbench.tune.outputs import write_tune_outputs
 
             paths.update(write_tune_outputs(suite_dir))
+        from ganbench.tracking import log_report_to_store
+
+        run_id = log_report_to_store(suite_dir)  # the suite's parent run carries the rebuilt report
+        if run_id:
+            paths["MLflow run"] = run_id
     except Exception as exc:  # a full or read-only disk: one line naming the path
         fault = environment_fault(exc, suite_dir)
         if fault is None:

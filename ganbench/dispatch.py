@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ganbench import interrupt
 from ganbench.errors import EnvironmentFault, GanbenchError, environment_fault
 from ganbench.spec import TrialSpec
 from ganbench.suite import Resources
@@ -38,9 +39,12 @@ ProgressFn = Callable[[str, dict[str, Any]], None]
 
 
 def run_local(specs: list[TrialSpec], ctx: TrialContext, progress: ProgressFn | None = None) -> list[dict]:
-    """Run trials one after another in this process."""
+    """Run trials one after another in this process; after a stop was asked for
+    (:mod:`ganbench.interrupt`) the running trial ends at its next iteration and none starts."""
     results = []
     for spec in specs:
+        if interrupt.requested():
+            break
         if progress:
             progress("start", {"trial_id": spec.trial_id, "label": spec.display})
         try:
@@ -53,6 +57,8 @@ def run_local(specs: list[TrialSpec], ctx: TrialContext, progress: ProgressFn | 
         results.append(record)
         if progress:
             progress("done", {"label": spec.display, **record})
+        if record.get("status") == "interrupted":
+            break
     return results
 
 
@@ -64,6 +70,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables over ours
+    # Ctrl-C is ganbench's (ganbench.interrupt): Tune's own handler would print a Tuner.restore hint
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     import ray
 
     if ray.is_initialized():
@@ -82,6 +90,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         raise GanbenchError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
     if not address:
         _record_session()
+    interrupt.install()  # ray.init replaced the SIGTERM handler of a run in progress
     return True
 
 
@@ -237,14 +246,16 @@ def _tune_trainable(config: dict[str, Any]) -> None:
 def _quiet_disk_faults(stopper):
     """Drop log records that carry a disk fault's traceback (Tune logs its failed experiment-state
     saves with ``exc_info``), and Tune's own complaints once a trial reported a disk fault (its
-    result files could not be written either): the run ends with the fault's one line instead."""
+    result files could not be written either) or a stop was asked for (no results of the queued
+    trials): the run ends with the fault's, or the interruption's, one line instead."""
 
     class DiskFaultFilter(logging.Filter):
         def filter(self, record):
             exc = record.exc_info[1] if record.exc_info else None
             if exc is not None and environment_fault(exc) is not None:
                 return False
-            return not (stopper.fault and record.name.startswith("ray.tune"))
+            # after Ctrl-C Tune also complains about the queued trials it never started
+            return not ((stopper.fault or interrupt.requested()) and record.name.startswith("ray.tune"))
 
     flt = DiskFaultFilter()
     # where Tune's records end: a handler of "ray" or the root logger, or Python's last resort
@@ -270,10 +281,10 @@ def _FaultStopper():
         def __call__(self, trial_id, result):
             if result.get(FAULT_KEY):
                 self.fault = self.fault or str(result[FAULT_KEY])
-            return self.fault is not None
+            return self.fault is not None or interrupt.requested()
 
-        def stop_all(self):
-            return self.fault is not None
+        def stop_all(self):  # also once Ctrl-C or SIGTERM asked the run to stop: no queued trial starts
+            return self.fault is not None or interrupt.requested()
 
     return FaultStopper()
 
@@ -325,12 +336,17 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
                 callbacks=[_ProgressCallback(progress, labels)] if progress else [],
             ),
         )
+        interrupt.install()
         with _quiet_disk_faults(stopper):
             grid = tuner.fit()
         if stopper.fault:
             raise EnvironmentFault(stopper.fault)
+        if interrupt.requested():  # the trials said so in their folders; the driver reads those
+            return []
         records = []
         for result in grid:
+            if not result.config:  # a trial Tune never started
+                continue
             spec = TrialSpec.from_dict(result.config["spec"])
             records.append({"trial_id": spec.trial_id, "label": spec.display,
                             "error": str(result.error) if result.error else None,
@@ -355,6 +371,7 @@ def _ProgressCallback(progress: ProgressFn, labels: dict[str, str]):
     class ProgressCallback(Callback):
         def __init__(self, progress_fn: ProgressFn):
             self.progress: ProgressFn | None = progress_fn
+            self.started: set[str] = set()
 
         def __getstate__(self):
             return {**self.__dict__, "progress": None}
@@ -364,13 +381,19 @@ def _ProgressCallback(progress: ProgressFn, labels: dict[str, str]):
                 self.progress(event, info)
 
         def on_trial_start(self, iteration, trials, trial, **info):
-            self._emit("start", {"trial_id": trial.trial_id, "label": _label(trial)})
+            self.started.add(trial.trial_id)
+            self._emit("start", {"trial_id": TrialSpec.from_dict(trial.config["spec"]).trial_id,
+                                 "label": _label(trial)})
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             self._emit("result", {"label": _label(trial), **{k: v for k, v in result.items()
                                                             if isinstance(v, (int, float))}})
 
         def on_trial_complete(self, iteration, trials, trial, **info):
+            if interrupt.requested():  # Tune stops every trial, queued ones too: say so for started ones
+                if trial.trial_id in self.started:
+                    self._emit("done", {"label": _label(trial), "status": "interrupted"})
+                return
             self._emit("done", {"label": _label(trial), "status": "finished"})
 
         def on_trial_error(self, iteration, trials, trial, **info):

@@ -67,3 +67,11 @@ def environment_fault(exc: BaseException, path: object = None) -> EnvironmentFau
                                         f"{ENV_ERRNOS[name]} ({name}; SQLite: {words})")
         current = current.__cause__ or current.__context__
     return None
+
+
+class Interrupted(GanbenchError):
+    """SIGINT or SIGTERM stopped a run (:mod:`ganbench.interrupt`): the CLI prints the one line
+    (``interrupted: 12/44 finished; run the same command to resume``) and exits 130, as shells
+    report a process ended by Ctrl-C."""
+
+    exit_code = 130

@@ -34,17 +34,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganbench import interrupt
 from ganbench.data.base import get_dataset, load_dataset
 from ganbench.dispatch import (ProgressFn, cluster_resources_for, ensure_ray, resolve_resources, run_local,
                                run_ray, shutdown_ray)
-from ganbench.errors import AssetUnavailable, GanbenchError, environment_fault
+from ganbench.errors import AssetUnavailable, GanbenchError, Interrupted, environment_fault
 from ganbench.metrics.base import EvalContext
 from ganbench.paths import atomic_write_text, check_name_fits, check_writable_dir
 from ganbench.registry import METRICS
 from ganbench.spec import TrialSpec
 from ganbench.suite import Suite, load_suite
-from ganbench.tracking import (close_done_trials, default_tracking_uri, end_run, ensure_experiment,
-                               ensure_store, follow_moved_results, start_parent_run)
+from ganbench.tracking import (close_done_trials, close_interrupted, default_tracking_uri, end_run,
+                               ensure_experiment, ensure_store, follow_moved_results, log_report_artifacts,
+                               start_parent_run)
 from ganbench.trial import DONE_STATUSES, TrialContext, read_status, trial_dir
 
 
@@ -124,12 +126,17 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
     _check_results_folder(suite_dir, suite, source)
     check_datasets(suite, source)  # a missing dataset: one line, before Ray or any trial starts
     try:
-        with driver_lock(suite_dir):
+        with driver_lock(suite_dir), interrupt.catch_signals(suite_dir):
             uri = tracking_uri or default_tracking_uri(results_root)
-            ensure_store(uri, results_root)
-            follow_moved_results(uri, results_root)
-            return _run_locked(suite, specs, source, suite_dir, quick, local, address, results_root,
-                               tracking_uri, progress)
+            _announce(progress, suite.name, suite_dir, uri, specs)
+            try:
+                ensure_store(uri, results_root)
+                follow_moved_results(uri, results_root)
+                return _run_locked(suite, specs, source, suite_dir, quick, local, address, results_root,
+                                   tracking_uri, progress)
+            except KeyboardInterrupt:  # a signal outside the trials' dispatch (or a second one)
+                mark_interrupted(suite_dir, wait_s=10.0)
+                raise Interrupted(interrupted_line(suite_dir, specs)) from None
     except GanbenchError:
         raise
     except Exception as exc:  # a full or read-only disk: one line naming the path
@@ -137,6 +144,71 @@ def run_suite(path: str | Path, quick: bool = False, local: bool = False, addres
         if fault is None:
             raise
         raise fault from None
+
+
+def _announce(progress: ProgressFn | None, name: str, suite_dir: Path, uri: str, specs: list[TrialSpec]) -> None:
+    """The display's header and the trials it counts (``k/N``, queued)."""
+    if progress:
+        progress("suite", {"suite": name, "results": str(suite_dir), "mlflow": uri,
+                           "trials": [{"trial_id": s.trial_id, "label": s.display, "iterations": s.iterations}
+                                      for s in specs]})
+
+
+def interrupted_line(suite_dir: Path, specs: list[TrialSpec]) -> str:
+    """``interrupted: 12/44 finished; run the same command to resume`` (finished: done, as a re-run
+    counts it: finished or diverged)."""
+    done = sum(1 for s in specs
+               if (read_status(Path(suite_dir) / "trials" / s.trial_id) or {}).get("status") in DONE_STATUSES)
+    return f"interrupted: {done}/{len(specs)} finished; run the same command to resume"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted(suite_dir: Path, wait_s: float = 0.0, tracking_uri: str | None = None,
+                     experiment_id: str | None = None) -> list[str]:
+    """Mark every trial folder under ``suite_dir`` (``trials/`` and a sweep's ``tune/trials/``) whose
+    ``status.json`` still says ``running`` as ``interrupted``; return their trial ids.
+
+    Called by the driver, which holds the suite folder's lock, so a ``running`` status is either a
+    trial of this run that was stopped before it could say so itself (a Ray worker killed by Tune
+    mid-evaluation) or a killed driver's. A trial process on this host other than the driver is
+    waited for first, up to ``wait_s`` seconds, so a worker that is just ending never writes after
+    the mark. With ``tracking_uri``, their open MLflow runs become ``KILLED`` and ``interrupted``.
+    """
+    from ganbench.paths import read_json_lines
+
+    folders = [p for sub in ("trials", "tune/trials") for p in sorted((Path(suite_dir) / sub).glob("*/"))]
+    running = {f: st for f in folders if (st := read_status(f)) and st.get("status") == "running"}
+    deadline = time.monotonic() + wait_s
+    here = socket.gethostname()
+    for folder, st in running.items():
+        pid = st.get("pid")
+        if st.get("host") == here and isinstance(pid, int) and pid != os.getpid():
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    marked = []
+    for folder in running:
+        st = read_status(folder) or {}
+        if st.get("status") != "running":  # it said so itself meanwhile
+            continue
+        steps = [r["step"] for r in read_json_lines(folder / "evals.jsonl") if isinstance(r.get("step"), int)]
+        last = max(steps) if steps and (folder / "checkpoint.pt").exists() else 0
+        atomic_write_text(folder / "status.json", json.dumps({
+            **st, "status": "interrupted", "last_step": last,
+            "error": f"interrupted (its process was gone; last checkpoint at step {last}); "
+                     "run the same command to resume"}))
+        marked.append(folder.name)
+    if tracking_uri and experiment_id and marked:
+        close_interrupted(tracking_uri, experiment_id, marked)
+    return marked
 
 
 class DriverBusy(GanbenchError):
@@ -261,6 +333,8 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
     ctx = TrialContext(suite.name, str(suite_dir), uri, experiment_id, parent,
                        threads=max(1, int(suite.resources.cpus_per_trial)),
                        max_failures=suite.resources.max_failures)
+    _announce(progress, suite.name, suite_dir, uri, specs)
+    mark_interrupted(suite_dir, 0.0, uri, experiment_id)  # a killed driver's trials: never "running" now
     done = {}
     for spec in specs:
         repair_records(spec, trial_dir(ctx, spec))
@@ -269,11 +343,23 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
             done[spec.trial_id] = previous["status"]
     close_done_trials(uri, experiment_id, done)
     status = "FAILED"
+    stopped = False
     try:
-        if local:
-            run_local(specs, ctx, progress)
-        else:
-            run_ray(specs, ctx, suite.resources, source, address, progress)
+        try:
+            with interrupt.graceful():  # a first Ctrl-C or SIGTERM lets the trials stop at a safe point
+                if local:
+                    run_local(specs, ctx, progress)
+                else:
+                    run_ray(specs, ctx, suite.resources, source, address, progress)
+        except KeyboardInterrupt:
+            stopped = True
+        stopped = stopped or interrupt.requested()
+        if stopped:
+            if not local:  # no worker writes after its trial is marked (run_suite shuts Ray down again: a no-op)
+                shutdown_ray()
+            mark_interrupted(suite_dir, 10.0, uri, experiment_id)
+            if progress:
+                progress("prepare", {"what": "interrupted: writing tables and plots for what finished"})
         statuses = {s.trial_id: read_status(trial_dir(ctx, s)) or {"status": "unknown"} for s in specs}
         centres = {d: get_dataset(d, p).info.extras.get("centres") for d, p in suite.dataset_entries()}
         report = build_report(suite_dir, value_directions(),
@@ -281,21 +367,18 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
                               methods=sweep.rows if sweep else [m.row for m in suite.methods],
                               trial_ids=[s.trial_id for s in specs], note=sweep.note if sweep else None,
                               time_to=[t.model_dump(exclude_none=True) for t in suite.eval.time_to])
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(uri)
-        for key in ("tables.md", "tables.tex", "results.csv", "time_to.csv"):
-            if (suite_dir / key).exists():
-                client.log_artifact(parent, str(suite_dir / key))
-        if (suite_dir / "plots").is_dir():
-            client.log_artifacts(parent, str(suite_dir / "plots"), "plots")
-        status = "FINISHED"
+        log_report_artifacts(uri, parent, suite_dir)
+        status = "KILLED" if stopped else "FINISHED"
     finally:
+        if interrupt.requested() and status == "FAILED":
+            status = "KILLED"
         try:
             end_run(uri, parent, status)
         except Exception as exc:  # a full disk also fails this write: keep the first fault's line
             if environment_fault(exc) is None or status == "FINISHED":
                 raise
+    if stopped:
+        raise Interrupted(interrupted_line(suite_dir, specs))
     return RunOutcome(suite, suite_dir, specs, statuses, report, uri, parent)
 
 

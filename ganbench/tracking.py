@@ -422,7 +422,68 @@ def close_done_trials(tracking_uri: str, experiment_id: str, done: dict[str, str
 
 
 def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
-    MlflowClient(tracking_uri).set_terminated(run_id, status)
+    client = MlflowClient(tracking_uri)
+    if status == "KILLED":  # Ctrl-C or SIGTERM: the suite run says so beside MLflow's status
+        client.set_tag(run_id, STATUS_TAG, "interrupted")
+    client.set_terminated(run_id, status)
+
+
+#: the report files a suite's parent run carries as artifacts (plots/ goes under ``plots``)
+REPORT_ARTIFACTS = ("tables.md", "tables.tex", "results.csv", "time_to.csv")
+
+
+def log_report_artifacts(tracking_uri: str, run_id: str, suite_dir: Path) -> list[str]:
+    """Log the report of ``suite_dir`` (tables, results.csv, every plot) to the run ``run_id``;
+    a rewritten report replaces the earlier files of the same names. Returns what was logged."""
+    client = MlflowClient(tracking_uri)
+    suite_dir = Path(suite_dir)
+    logged = []
+    for key in REPORT_ARTIFACTS:
+        if (suite_dir / key).exists():
+            _retry(client.log_artifact, run_id, str(suite_dir / key))
+            logged.append(key)
+    if (suite_dir / "plots").is_dir():
+        _retry(client.log_artifacts, run_id, str(suite_dir / "plots"), "plots")
+        logged += [f"plots/{p.name}" for p in sorted((suite_dir / "plots").iterdir()) if p.is_file()]
+    return logged
+
+
+def suite_parent_run(tracking_uri: str, suite_name: str) -> str | None:
+    """The latest parent run of the suite ``suite_name`` in its experiment, or None."""
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(suite_name)
+    if exp is None:
+        return None
+    runs = _retry(client.search_runs, [exp.experiment_id], filter_string=f"tags.`{SUITE_TAG}` = '{suite_name}'",
+                  order_by=["attributes.start_time DESC"], max_results=50)
+    parents = [r for r in runs if PARENT_TAG not in r.data.tags]
+    return parents[0].info.run_id if parents else None
+
+
+def log_report_to_store(suite_dir: Path, tracking_uri: str | None = None) -> str | None:
+    """After ``ganbench report``: put the rebuilt report on the suite's latest parent run in the
+    results folder's store (or ``tracking_uri``). Returns the run id, or None when there is no
+    store or no run of this suite (a folder copied without its store) -- nothing to attach to."""
+    suite_dir = Path(suite_dir)
+    if tracking_uri is None:
+        db = suite_dir.parent / "mlflow.db"
+        if not db.exists() or inspect_store(db)[0] != "ok":
+            return None
+        tracking_uri = default_tracking_uri(suite_dir.parent)
+    try:
+        name = json.loads((suite_dir / "suite.json").read_text()).get("name") or suite_dir.name
+    except (OSError, ValueError):
+        name = suite_dir.name
+    try:
+        run_id = suite_parent_run(tracking_uri, name)
+        if run_id is not None:
+            log_report_artifacts(tracking_uri, run_id, suite_dir)
+    except Exception as exc:  # the report on disk stands; the store is an extra (read-only, locked...)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        warnings.warn(f"{tracking_uri}: the report was not attached to the suite's MLflow run "
+                      f"({type(exc).__name__}: {first})", stacklevel=2)
+        return None
+    return run_id
 
 
 def _short(value: Any) -> str:
@@ -477,7 +538,33 @@ class TrialRun:
 
     def finish(self, status: str) -> None:
         _retry(self.client.set_tag, self.run_id, STATUS_TAG, status)
-        _retry(self.client.set_terminated, self.run_id, "FINISHED" if status in ("finished", "diverged") else "FAILED")
+        _retry(self.client.set_terminated, self.run_id, run_status(status))
+
+
+def run_status(status: str) -> str:
+    """The MLflow run status of a trial status: done trials FINISHED, an interrupted one KILLED
+    (MLflow's word for a run stopped from outside), anything else FAILED."""
+    if status in ("finished", "diverged"):
+        return "FINISHED"
+    return "KILLED" if status == "interrupted" else "FAILED"
+
+
+def close_interrupted(tracking_uri: str, experiment_id: str, trial_ids: set[str] | list[str]) -> int:
+    """Mark the open runs of ``trial_ids`` (trials the driver found ``running`` after their process
+    was gone) ``interrupted`` and ``KILLED``; a re-run re-attaches to them. Returns how many."""
+    wanted = set(trial_ids)
+    if not wanted:
+        return 0
+    client = MlflowClient(tracking_uri)
+    runs = _retry(client.search_runs, [experiment_id], filter_string="attributes.status = 'RUNNING'",
+                  max_results=5000)
+    closed = 0
+    for run in runs:
+        if run.data.tags.get(TRIAL_TAG) in wanted:
+            _retry(client.set_tag, run.info.run_id, STATUS_TAG, "interrupted")
+            _retry(client.set_terminated, run.info.run_id, "KILLED")
+            closed += 1
+    return closed
 
 
 def protocol_params(protocol: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -6,8 +6,15 @@ Ray Tune session it also reports each evaluation to Tune.
 Outputs, under ``<suite_dir>/trials/<trial_id>/``: ``spec.json``, ``evals.jsonl`` (one line
 per evaluation), ``status.json``, ``checkpoint.pt``, ``samples.png`` (and ``samples.npy``
 for point data); the same numbers go to the trial's MLflow child run. ``status.json`` holds
-``status`` (running, finished, diverged, failed, oom), ``error``, ``last_step``, ``attempt``,
-``notes`` (retries, a corrupt checkpoint set aside), ``host`` and, under Ray, ``node_id``.
+``status`` (running, finished, diverged, failed, oom, interrupted), ``error``, ``last_step``,
+``attempt``, ``notes`` (retries, a corrupt checkpoint set aside), ``host``, ``pid`` and, under Ray,
+``node_id``. ``progress.json`` holds the live iteration, training it/s and the last metrics and
+losses, rewritten at most every :data:`PROGRESS_EVERY_S` seconds from the trainer's ``on_step``
+(the driver's display reads it: the same file works in-process, in local Ray workers and on the
+nodes of a cluster, which write their trial folders into the shared results folder anyway).
+A stop asked for by the driver (Ctrl-C, SIGTERM: :mod:`ganbench.interrupt`) is seen after the
+current iteration: the trial is marked ``interrupted`` (``last_step``: its last checkpoint's step)
+and resumes from that checkpoint at the next run.
 Every file is written through a temporary file and a rename (the conditional sample figures
 of :mod:`ganbench.metrics.cgml_plots` aside), except ``evals.jsonl``, which
 is appended to and cut back to the checkpoint's step (half-written line included) on resume.
@@ -21,6 +28,7 @@ import json
 import math
 import os
 import socket
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -32,6 +40,7 @@ import torch
 from ganbench.data.base import get_dataset, load_dataset
 from ganbench.errors import GanbenchError, environment_fault
 from ganbench.faults import ENV_VAR as FAULT_ENV, fault_for, inject, parse_plan
+from ganbench.interrupt import TrialInterrupted, Watch
 from ganbench.paths import atomic_write_bytes, atomic_write_text
 from ganbench.registry import METHODS
 from ganbench.spec import TrialSpec
@@ -88,7 +97,7 @@ def _device() -> torch.device:
 
 def _where() -> dict[str, Any]:
     """The host and, under Ray, the node id this trial runs on."""
-    where: dict[str, Any] = {"host": socket.gethostname()}
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     try:
         import ray
 
@@ -137,10 +146,13 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
     divergence is deterministic and is not retried.
     """
     folder = trial_dir(ctx, spec)
-    folder.mkdir(parents=True, exist_ok=True)
     previous = read_status(folder)
     if previous and previous.get("status") in DONE_STATUSES:
         return {"trial_id": spec.trial_id, **previous, "skipped": True}
+    watch = Watch(ctx.suite_dir)
+    if watch():  # the driver asked to stop before this trial started: leave it untouched
+        return {"trial_id": spec.trial_id, "status": "not started", "skipped": True}
+    folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp*"):  # temporary files of a writer that was killed mid-write
         stale.unlink(missing_ok=True)
     atomic_write_text(folder / "spec.json",
@@ -155,14 +167,28 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
     last_values: dict[str, float] = {}
     notes: list[str] = []
     attempts = 1 + max(0, ctx.max_failures)
-    for attempt in range(1, attempts + 1):
-        _write_status(folder, "running", 0, None, attempt=attempt, **where)
-        status, error, last_step = _attempt(spec, ctx, folder, run, last_values, notes)
-        if status not in RETRY_STATUSES or attempt == attempts:
-            break
-        notes.append(f"attempt {attempt}: {error}; retrying from the checkpoint")
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    progress = TrialProgress(folder, spec, watch)
+    attempt = 1
+    try:
+        for attempt in range(1, attempts + 1):
+            _write_status(folder, "running", 0, None, attempt=attempt, **where)
+            status, error, last_step = _attempt(spec, ctx, folder, run, last_values, notes, progress)
+            if status not in RETRY_STATUSES or attempt == attempts:
+                break
+            notes.append(f"attempt {attempt}: {error}; retrying from the checkpoint")
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    except KeyboardInterrupt as exc:  # a stop asked for (TrialInterrupted) or a second Ctrl-C (--local)
+        error = (f"interrupted at iteration {progress.step} (last checkpoint at step "
+                 f"{progress.checkpoint_step}); run the same command to resume")
+        _write_status(folder, "interrupted", progress.checkpoint_step, error, attempt=attempt,
+                      notes=notes, **where)
+        if run is not None:
+            run.finish("interrupted")
+        if not isinstance(exc, TrialInterrupted):
+            raise
+        return {"trial_id": spec.trial_id, "status": "interrupted", "error": error,
+                "last_step": progress.checkpoint_step, "values": last_values, "attempts": attempt}
     _write_status(folder, status, last_step, error, attempt=attempt, notes=notes, **where)
     if run is not None:
         run.finish(status)
@@ -175,7 +201,8 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
 
 
 def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | None,
-             last_values: dict[str, float], notes: list[str]) -> tuple[str, str | None, int]:
+             last_values: dict[str, float], notes: list[str],
+             progress: TrialProgress | None = None) -> tuple[str, str | None, int]:
     """One attempt at a trial: build, resume if possible, train, save samples."""
     from ganbench.metrics.evaluate import evaluate
 
@@ -213,6 +240,8 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
                 if not logged_protocol:
                     run.log_params(protocol_params(protocol))
                     logged_protocol = True
+            if progress is not None:
+                progress.evaluated(step, values, losses)
             if ctx.report_to_tune:
                 from ray import tune
 
@@ -221,11 +250,13 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
         trainer = Trainer(method, data, spec.batch_size, spec.iterations, spec.eval_every,
                           run_eval, on_eval, folder / "checkpoint.pt",
                           labels=labels if method.conditional else None,
-                          log_every=spec.log_every, compile=spec.compile)
+                          log_every=spec.log_every, compile=spec.compile, on_step=progress)
         if _resume(trainer, folder, notes):
             _truncate_evals(folder / "evals.jsonl", method.iteration)
         else:  # a fresh start: lines of an attempt killed before its first checkpoint go
             (folder / "evals.jsonl").unlink(missing_ok=True)
+        if progress is not None:
+            progress.started(method.iteration, trainer.elapsed_before)
         result = trainer.run()
         gen = torch.Generator(device).manual_seed(spec.seed)
         own = method.sample_figure(folder, gen)
@@ -251,6 +282,77 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
         if fault is not None:  # ...but a full or read-only disk is not the trial's: it ends the run
             raise fault from exc
         return _fault(folder, "failed", exc)
+
+
+#: ``progress.json`` is rewritten at most this often (seconds)
+PROGRESS_EVERY_S = 1.0
+
+
+class TrialProgress:
+    """The trainer's ``on_step`` hook: stops the trial at a safe point once the driver asked
+    (:class:`ganbench.interrupt.Watch`) and keeps ``progress.json`` current (throttled).
+
+    ``it_s`` counts training only: an interval that held an evaluation is left out of the rate.
+    """
+
+    def __init__(self, folder: Path, spec: TrialSpec, watch: Watch):
+        self.path = Path(folder) / "progress.json"
+        self.spec = spec
+        self.watch = watch
+        self.step = 0
+        self.checkpoint_step = 0
+        self.elapsed = 0.0
+        self.values: dict[str, float] = {}
+        self.losses: dict[str, float] = {}
+        self.it_s: float | None = None
+        self._last: float | None = None  # perf_counter at the previous step
+        self._skip = False  # the interval since the previous step held an evaluation
+        self._steps = 0
+        self._train_s = 0.0
+        self._written = 0.0
+
+    def started(self, step: int, elapsed: float) -> None:
+        self.step = self.checkpoint_step = int(step)
+        self.elapsed = float(elapsed)
+        self._last = time.perf_counter()
+        self.write()
+
+    def __call__(self, step: int, elapsed: float) -> None:
+        now = time.perf_counter()
+        if self._last is not None and not self._skip:
+            self._steps += 1
+            self._train_s += now - self._last
+        self._last, self._skip = now, False
+        self.step, self.elapsed = int(step), float(elapsed)
+        if self.watch():
+            raise TrialInterrupted()
+        if now - self._written >= PROGRESS_EVERY_S:
+            self.write()
+
+    def evaluated(self, step: int, values: dict, losses: dict) -> None:
+        self.values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        self.losses = {k: float(v) for k, v in losses.items() if isinstance(v, (int, float))}
+        self.checkpoint_step = int(step)  # the trainer saves its checkpoint right after
+        self._skip = True
+        self.write()
+
+    def write(self) -> None:
+        if self._train_s > 0 and self._steps:
+            self.it_s = self._steps / self._train_s
+            self._steps, self._train_s = 0, 0.0
+
+        def finite(d: dict) -> dict:  # JSON has no NaN
+            return {k: v for k, v in d.items() if math.isfinite(v)}
+
+        try:
+            atomic_write_text(self.path, json.dumps({
+                "trial_id": self.spec.trial_id, "step": self.step, "iterations": self.spec.iterations,
+                "elapsed_s": round(self.elapsed, 3), "it_s": self.it_s, "values": finite(self.values),
+                "losses": finite(self.losses), "time": time.time()}))
+        except OSError as exc:  # a full disk ends the run through the trial's next real write
+            if environment_fault(exc) is None:
+                raise
+        self._written = time.perf_counter()
 
 
 def _fault(folder: Path, status: str, exc: BaseException) -> tuple[str, str, int]:
