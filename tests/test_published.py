@@ -11,6 +11,7 @@ import pytest
 from ganbench.report.build import build_report
 from ganbench.report.published import PublishedValue, published_from_folder, verdict
 from ganbench.suite import SuiteError, parse_suite
+from tests.test_report_paper import assert_valid_latex_rows
 
 BASE = {"name": "repro", "datasets": ["ring8"], "methods": ["gan", "wgan_gp"], "seeds": [0, 1, 2],
         "eval": {"metrics": ["modes"]}, "train": {"iterations": 10, "eval_every": 10}}
@@ -103,6 +104,8 @@ def test_published_values_rendered_from_the_results_folder_alone(tmp_path):
     assert tex.count(r"\begin{table}") == 2 and r"\label{tab:repro-reproduction}" in tex
     assert r"$7.00 \pm 1.00^{\dagger}$ {\scriptsize (pub.\ $6.30 \pm 0.50$)}" in tex
     assert r"$+0.70$ & $1.12$ & within" in tex
+    for table in tex.split(r"\end{table}")[:2]:
+        assert_valid_latex_rows(table)
 
 
 def test_no_published_block_no_section(tmp_path):

@@ -31,6 +31,19 @@ def cells(md):
     return {row[0]: row[1:] for row in split[2:]}
 
 
+def assert_valid_latex_rows(tex: str) -> None:
+    """Every row of the tabular closes its math mode and its braces (no LaTeX on this machine to
+    compile it)."""
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0]
+    for row in body.strip().splitlines():
+        assert row.endswith(r"\\") and row.replace(r"\$", "").count("$") % 2 == 0, row
+        depth = 0
+        for ch in row.replace(r"\{", "").replace(r"\}", ""):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            assert depth >= 0, row
+        assert depth == 0, row
+
+
 def t4_two_sided_p(t: float) -> float:
     """Two-sided p of Student's t with 4 degrees of freedom, from its closed-form CDF
     F(t) = 1/2 + (3/8) · t/√(1 + t²/4) · (1 − t²/(12 (1 + t²/4)))."""
@@ -65,6 +78,7 @@ def test_separated_seeds_are_marked_different_and_one_distribution_is_not():
     assert got["b"] == ["21.0 ± 1.0"]  # different: no mark
     assert "Welch's two-sided t-test" in md and "α = 0.05" in md
     tex = render_latex(final(rows), {"fcd": "min"}, "cap")
+    assert_valid_latex_rows(tex)
     assert r"$\mathbf{10.0 \pm 1.0}$" in tex and r"$10.5 \pm 1.0^{\dagger}$" in tex and r"$21.0 \pm 1.0$" in tex
     # a higher-is-better key: the best is the largest mean, and C stays tied with A
     assert compare_to_best({"a": A, "b": B, "c": C}, "max").tied == frozenset()
