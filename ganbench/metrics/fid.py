@@ -5,17 +5,25 @@ Generated samples vs ``ctx.reference_size`` real images of the reference split
 :class:`~ganbench.metrics.inception.InceptionExtractor` under ``eval.resize`` (clean-fid's
 "clean" PIL bicubic by default, or "legacy_tensorflow": TF1 bilinear as TTUR and Lucic et al.
 2018; the mode is in the protocol, and FIDs under different modes are not comparable). Meant for
-the GPU/full profile: on a CPU the network runs at a few images per second and the 2048×2048
-matrix square root takes ~15 s, but it runs. FID is biased upward at small n (TTUR recommends
-n >= 10k), so compare values only at equal n; the protocol records n_gen, n_ref and the split.
+the GPU/full profile: on a CPU the network runs at a few images per second, but it runs.
+
+The Fréchet distance takes the trace of the matrix square root through a symmetric
+eigendecomposition (:mod:`ganbench.metrics.frechet`; equal to the SciPy ``sqrtm`` route of
+clean-fid to 1e-6 relative where that is well-conditioned, finite where it is not), in float64
+on the evaluation device, with the reference's mean, covariance and Σ^{1/2} computed once per
+protocol (:func:`~ganbench.metrics.reference.reference_statistics`). FID is biased upward at
+small n (TTUR recommends n >= 10k), so compare values only at equal n; the protocol records
+n_gen, n_ref and the split, and a one-line ``warning`` when n < 2048 (singular covariances;
+``fid_inf`` removes the 1/n bias).
 """
 
 from __future__ import annotations
 
 from ganbench.metrics.base import LOWER, EvalContext, Metric
-from ganbench.metrics.frechet import feature_stats, frechet_distance
-from ganbench.metrics.inception import InceptionExtractor, note_cpu_cost
-from ganbench.metrics.reference import paired_outputs, prepare_reference
+from ganbench.metrics.features import extract_shared
+from ganbench.metrics.frechet import frechet_distance_from_root, small_n_warning, torch_feature_stats
+from ganbench.metrics.inception import FEATURE_DIM, InceptionExtractor, note_cpu_cost
+from ganbench.metrics.reference import prepare_reference, reference_statistics
 from ganbench.registry import METRICS
 
 
@@ -32,6 +40,14 @@ class FID(Metric):
         prepare_reference(InceptionExtractor(resize=ctx.resize), ctx)
 
     def compute(self, fake, ctx: EvalContext):
-        fake_out, ref_out, protocol = paired_outputs(InceptionExtractor(resize=ctx.resize), fake, ctx)
-        value = frechet_distance(*feature_stats(fake_out["features"]), *feature_stats(ref_out["features"]))
-        return {"fid": value}, {**protocol, "implementation": "ganbench.metrics.frechet (clean-fid algebra)"}
+        extractor = InceptionExtractor(resize=ctx.resize)
+        ref = reference_statistics(extractor, ctx)
+        feats = extract_shared(extractor, fake, ctx.device)["features"]
+        mu, sigma = torch_feature_stats(feats, ref.mu.device)
+        value = frechet_distance_from_root(mu, sigma, ref.mu, ref.sigma, ref.root)
+        protocol = {"n_gen": int(len(fake)), **ref.protocol,
+                    "implementation": "ganbench.metrics.frechet (eigendecomposition route; clean-fid algebra)"}
+        warning = small_n_warning(len(feats), ref.n, FEATURE_DIM)
+        if warning:
+            protocol["warning"] = warning
+        return {"fid": value}, protocol

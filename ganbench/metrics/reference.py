@@ -14,6 +14,12 @@ so each ``eval.resize`` mode has its own file. On load, the stored protocol is c
 the one the current extractor records; a file that differs (or cannot be read) is rebuilt. When ``n`` is smaller than the split, the
 reference subset is the first ``n`` entries of ``torch.randperm`` under ``seed``; when it covers
 the split, the whole split is used in its order and the seed plays no part.
+
+On top of the features, :func:`reference_statistics` keeps, per (file, device), what every
+evaluation of a protocol reuses (issue 16 item 3): the features on the evaluation device (KID),
+their float64 mean and covariance and the covariance's square root R = Σ^{1/2} from its
+eigendecomposition (the Fréchet distance, :mod:`ganbench.metrics.frechet`). They are built once
+per process and protocol (:data:`STATS_BUILT` counts the builds) instead of at every evaluation.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import io
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,24 @@ from ganbench.paths import atomic_write_bytes, cache_dir
 log = logging.getLogger(__name__)
 
 _memory: dict[str, tuple[dict[str, np.ndarray], dict[str, Any]]] = {}
+_stats: dict[tuple[str, str, str, str], "ReferenceStats"] = {}
+#: how many times reference statistics were built (not found in the cache), for tests
+STATS_BUILT = {"count": 0}
+
+
+@dataclass
+class ReferenceStats:
+    """Reference-side quantities on one device, built once per protocol (float64 but features)."""
+
+    features: torch.Tensor  # N×d float32
+    mu: torch.Tensor
+    sigma: torch.Tensor
+    root: torch.Tensor  # Σ^{1/2}
+    protocol: dict[str, Any]
+
+    @property
+    def n(self) -> int:
+        return int(self.features.shape[0])
 
 
 def reference_indices(split_size: int, n: int, seed: int) -> torch.Tensor | None:
@@ -112,6 +137,33 @@ def _read_cached(path: Path, expected: dict[str, Any]) -> tuple[dict[str, np.nda
 def clear_memory_cache() -> None:
     """Forget the in-process copies (the files stay)."""
     _memory.clear()
+    _stats.clear()
+
+
+def _eval_device(device: torch.device | str) -> torch.device:
+    device = torch.device(device)
+    if device.type == "cpu" and torch.cuda.is_available():  # the driver's context says CPU
+        return torch.device("cuda")
+    return device
+
+
+def reference_statistics(extractor: Extractor, ctx, output: str = "features") -> ReferenceStats:
+    """The cached :class:`ReferenceStats` of ``ctx``'s reference under ``extractor`` on the
+    evaluation device (its features from :func:`reference_outputs`)."""
+    from ganbench.metrics.frechet import psd_sqrt, torch_feature_stats
+
+    device = _eval_device(ctx.device)
+    outputs, protocol = reference_outputs(extractor, ctx.dataset.name, ctx.reference,
+                                          ctx.reference_size, ctx.seed, device)
+    key = (extractor.key, json.dumps(protocol, sort_keys=True), output, str(device))
+    hit = _stats.get(key)
+    if hit is not None:
+        return hit
+    features = torch.from_numpy(np.ascontiguousarray(outputs[output])).to(device)
+    mu, sigma = torch_feature_stats(features, device)
+    _stats[key] = ReferenceStats(features, mu, sigma, psd_sqrt(sigma), protocol)
+    STATS_BUILT["count"] += 1
+    return _stats[key]
 
 
 def prepare_reference(extractor: Extractor, ctx) -> None:
