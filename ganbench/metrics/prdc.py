@@ -29,9 +29,10 @@ against torch-fidelity's ``calculate_precision_recall_full`` on the same arrays.
 Registered metrics (the features differ, the algebra is the same):
 
 - ``prdc``: TF-Inception 2015-12-05 pool3 (2048-d) under ``eval.resize`` (clean-fid's "clean"
-  resize by default, or "legacy_tensorflow"; recorded in the protocol), the
-  features of both papers (they used VGG-16 fc2 in the P/R paper's main text; torch-fidelity and
-  most later work use Inception pool3). GPU/full profile.
+  resize by default, or "legacy_tensorflow"; recorded in the protocol), the features of the D/C
+  paper (Naeem et al. 2020 report Inception features; the P/R paper of Kynkäänniemi et al. 2019
+  used VGG-16 fc2, and so does torch-fidelity's precision/recall, whose default extractor is
+  ``vgg16-fc2``: see ``prdc_vgg16`` for that variant). GPU/full profile.
 - ``prdc_mnist``: the 128-d penultimate features of ganbench's MNIST classifier; the cheap CPU
   variant for MNIST (values compare only within that classifier, whose SHA1 the protocol holds).
   Its value keys carry a suffix, ``precision_mnist``, ``recall_mnist``, ``density_mnist``,
