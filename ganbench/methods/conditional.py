@@ -122,6 +122,11 @@ class ConditionalAdversarialMethod(AdversarialMethod):
         self.iteration += 1
         return stats
 
+    def eval_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The z of :meth:`sample` and :meth:`sample_figure`: the training prior unless a method
+        samples otherwise (BigGAN's truncation trick)."""
+        return self.prior(n, generator)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None,
                labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -134,7 +139,7 @@ class ConditionalAdversarialMethod(AdversarialMethod):
         was_training = G.training
         G.eval()
         try:
-            return G(self.prior(n, generator), labels.to(self.device))
+            return G(self.eval_prior(n, generator), labels.to(self.device))
         finally:
             G.train(was_training)
 
@@ -143,7 +148,7 @@ class ConditionalAdversarialMethod(AdversarialMethod):
         from torchvision.utils import save_image
 
         k, cols = self.num_classes, GRID_COLUMNS
-        z = self.prior(cols, generator).repeat(k, 1)                       # row-major: z of column j
+        z = self.eval_prior(cols, generator).repeat(k, 1)                       # row-major: z of column j
         labels = torch.arange(k, device=self.device).repeat_interleave(cols)  # row k: class k
         G = self.sampling_generator()
         was_training = G.training
