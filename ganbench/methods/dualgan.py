@@ -12,9 +12,11 @@ D_B scores U-images (``D_a``). Wasserstein losses (Arjovsky et al. 2017), §3.1:
 with batch means; ‖·‖₁ the mean absolute difference over pixels, as the authors' code.
 Algorithm 1: repeat ``n_critic`` times {u ~ U, v ~ V; RMSProp step on D_A and D_B for
 l^d_A + l^d_B; clip every critic weight to [−c, c]}; then one RMSProp step on G_A and G_B for
-l^g (on the last critic batch). Defaults: RMSProp lr 5e-5 for both (the paper's), c = 0.01,
-n_critic = 2 (the paper: fewer critic steps than WGAN's 5), λ_U = λ_V = 100 (the paper sets
-them "within [100.0, 1000.0]" by task; 100 is its lower end).
+l^g (on the last critic batch). Defaults: RMSProp lr 5e-5 for both (WGAN's, as the paper),
+c = 0.01 (WGAN's clip), n_critic = 2 (ours: Algorithm 1 leaves it a parameter), λ_U = λ_V = 100 (the paper sets
+them "within [100.0, 1000.0]" by task; 100 is its lower end). The authors' released
+TensorFlow code differs from the paper (cross-entropy losses, RMSProp decay 0.9, λ = 20, two
+generator steps per critic step); ganbench follows the paper's Wasserstein formulation.
 
 Departures: the translators are deterministic (the paper feeds noise to G as dropout; here
 no noise, as CycleGAN), the shared encoder–decoder of :mod:`ganbench.nets.translation`
