@@ -122,11 +122,11 @@ class Watch:
         self._next = 0.0
         self._seen = False
 
-    def __call__(self) -> bool:
+    def __call__(self, force: bool = False) -> bool:
         if self._seen or _flag.is_set():
             return True
         now = time.monotonic()
-        if now >= self._next:
+        if force or now >= self._next:
             self._next = now + POLL_S
             self._seen = self.marker.exists()
         return self._seen

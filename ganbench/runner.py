@@ -172,6 +172,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _checkpoint_step(path: Path) -> int:
+    """The iteration a trial's checkpoint holds (where a re-run resumes), 0 without a readable one."""
+    if not path.exists():
+        return 0
+    try:
+        import torch
+
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(state["method"]["iteration"])
+    except Exception:  # a checkpoint cut short by the kill: the re-run sets it aside and restarts
+        return 0
+
+
 def mark_interrupted(suite_dir: Path, wait_s: float = 0.0, tracking_uri: str | None = None,
                      experiment_id: str | None = None) -> list[str]:
     """Mark every trial folder under ``suite_dir`` (``trials/`` and a sweep's ``tune/trials/``) whose
@@ -183,8 +196,6 @@ def mark_interrupted(suite_dir: Path, wait_s: float = 0.0, tracking_uri: str | N
     waited for first, up to ``wait_s`` seconds, so a worker that is just ending never writes after
     the mark. With ``tracking_uri``, their open MLflow runs become ``KILLED`` and ``interrupted``.
     """
-    from ganbench.paths import read_json_lines
-
     folders = [p for sub in ("trials", "tune/trials") for p in sorted((Path(suite_dir) / sub).glob("*/"))]
     running = {f: st for f in folders if (st := read_status(f)) and st.get("status") == "running"}
     deadline = time.monotonic() + wait_s
@@ -199,8 +210,7 @@ def mark_interrupted(suite_dir: Path, wait_s: float = 0.0, tracking_uri: str | N
         st = read_status(folder) or {}
         if st.get("status") != "running":  # it said so itself meanwhile
             continue
-        steps = [r["step"] for r in read_json_lines(folder / "evals.jsonl") if isinstance(r.get("step"), int)]
-        last = max(steps) if steps and (folder / "checkpoint.pt").exists() else 0
+        last = _checkpoint_step(folder / "checkpoint.pt")
         atomic_write_text(folder / "status.json", json.dumps({
             **st, "status": "interrupted", "last_step": last,
             "error": f"interrupted (its process was gone; last checkpoint at step {last}); "

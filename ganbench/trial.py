@@ -242,7 +242,9 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
                     logged_protocol = True
             if progress is not None:
                 progress.evaluated(step, values, losses)
-            if ctx.report_to_tune:
+            # once a stop was asked for, Tune takes no more results: a report would block until the
+            # worker is killed, before the checkpoint of this evaluation is written
+            if ctx.report_to_tune and not (progress is not None and progress.watch(force=True)):
                 from ray import tune
 
                 tune.report({"step": step, "elapsed_s": elapsed, **values})
@@ -310,6 +312,7 @@ class TrialProgress:
         self._steps = 0
         self._train_s = 0.0
         self._written = 0.0
+        self._saved: int | None = None  # an evaluation's step, checkpointed by the next on_step
 
     def started(self, step: int, elapsed: float) -> None:
         self.step = self.checkpoint_step = int(step)
@@ -323,8 +326,11 @@ class TrialProgress:
             self._steps += 1
             self._train_s += now - self._last
         self._last, self._skip = now, False
+        if self._saved is not None:  # the trainer checkpointed right after the evaluation
+            self.checkpoint_step, self._saved = self._saved, None
         self.step, self.elapsed = int(step), float(elapsed)
         if self.watch():
+            self.write()  # where it stopped
             raise TrialInterrupted()
         if now - self._written >= PROGRESS_EVERY_S:
             self.write()
@@ -332,7 +338,7 @@ class TrialProgress:
     def evaluated(self, step: int, values: dict, losses: dict) -> None:
         self.values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
         self.losses = {k: float(v) for k, v in losses.items() if isinstance(v, (int, float))}
-        self.checkpoint_step = int(step)  # the trainer saves its checkpoint right after
+        self._saved = int(step)
         self._skip = True
         self.write()
 
