@@ -59,7 +59,7 @@ def test_tiny_suite_through_ray_tune_and_mlflow(tmp_path, ray_session):
     df = pd.read_csv(suite_dir / "results.csv")
     assert len(df) == 4 * 2 and set(df["step"]) == {15, 30}
     table = (suite_dir / "tables.md").read_text()
-    assert "| gan " in table and "| hinge " in table and "±" in table and "modes_covered ↑" in table
+    assert "| GAN " in table and "| Hinge GAN " in table and "±" in table and "Modes (/8) ↑" in table  # display names
     assert "\\begin{tabular}" in (suite_dir / "tables.tex").read_text()
     assert any(p.name.endswith(".png") for p in (suite_dir / "plots").iterdir())
     # every Ray trial is named by the spec hash
@@ -109,7 +109,7 @@ def test_mnist_local_run_with_a_diverging_trial(tmp_path):
     assert [e["step"] for e in evals] == [10]  # the last good metrics are kept
     assert evals[0]["values"]["fcd"] > 0 and 1 <= evals[0]["values"]["cis"] <= 10
     table = (outcome.suite_dir / "tables.md").read_text()
-    assert "diverged 1/1" in table and "fcd ↓" in table
+    assert "diverged 1/1" in table and "FCD ↓" in table
     run = MlflowClient(outcome.tracking_uri).search_runs(
         [MlflowClient(outcome.tracking_uri).get_run(outcome.parent_run_id).info.experiment_id],
         filter_string=f"tags.`ganbench.trial_id` = '{diverged.trial_id}'")[0]

@@ -156,7 +156,7 @@ def test_sigkill_mid_suite_then_resume(tmp_path):
     csv_lines = (suite_dir / "results.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + 2 * len(STEPS)
     table = (suite_dir / "tables.md").read_text()
-    assert "| gan " in table and "| wgan_gp " in table and "running" not in table and "unknown" not in table
+    assert "| GAN " in table and "| WGAN-GP " in table and "running" not in table and "unknown" not in table
 
     # MLflow: one parent (the killed driver's, reused and closed), one child per trial
     client = MlflowClient(default_tracking_uri(results))
