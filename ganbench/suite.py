@@ -318,23 +318,30 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{words}, got {got!r}"
 
 
-def _suite_keys() -> list[str]:
-    """Every key a suite file may hold at some level (for "did you mean" on an unknown key)."""
-    import ganbench.tune.settings as tune_settings
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``), if any."""
+    import typing
 
-    seen, keys, stack = set(), set(), [Suite]
-    for obj in vars(tune_settings).values():
-        if isinstance(obj, type) and issubclass(obj, BaseModel):
-            stack.append(obj)
-    while stack:
-        model = stack.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        keys |= set(model.model_fields)
-        for sub in (MethodEntry, TrainSettings, EvalSettings, Threshold, Resources, QuickProfile):
-            stack.append(sub)
-    return sorted(keys - {"dataset_params", "import_dir"})
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where an unknown key ``loc[-1]`` was found (for "did you mean")."""
+    model: type[BaseModel] | None = Suite
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue  # a list index: the list's item model, found from the field already
+        field = model.model_fields.get(part)
+        model = _model_of(field.annotation) if field is not None else None
+    if model is None:
+        return []
+    return sorted(set(model.model_fields) - {"dataset_params", "import_dir"})
 
 
 def _first_error(exc: ValidationError, prefix: tuple[Any, ...] = (),
@@ -343,7 +350,7 @@ def _first_error(exc: ValidationError, prefix: tuple[Any, ...] = (),
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     what = _describe(err)
     if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
-        what += did_you_mean(loc[-1], known if known is not None else _suite_keys())
+        what += did_you_mean(loc[-1], known if known is not None else _keys_at(loc))
     return key_path(prefix + loc), what
 
 
