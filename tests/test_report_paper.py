@@ -94,6 +94,18 @@ def test_two_seeds_no_marks_and_the_caption_says_why():
     assert "Note: 2 seeds for every method; ± over fewer than 3 seeds is not a reliable spread." in md
 
 
+def test_ties_at_the_printed_precision_are_bold_without_a_mark():
+    rows = [(m, "d", s, {"x": v}) for m in ("a", "b") for s, v in enumerate([0.0, 0.0, 0.0])]
+    assert cells(render_markdown(final(rows), {"x": "max"}, "cap")) == {"a": ["**0.00 ± 0.00**"],
+                                                                         "b": ["**0.00 ± 0.00**"]}
+
+
+def test_latex_escapes_text_mode_symbols():
+    from ganbench.report.tables import latex_escape
+
+    assert latex_escape("|Δ| < 3σ − 1 > 0") == r"$|$$\Delta$$|$ $<$ 3$\sigma$ $-$ 1 $>$ 0"
+
+
 def test_one_seed_no_marks_and_the_caption_says_so():
     rows = [("a", "d", 0, {"fcd": 1.0}), ("b", "d", 0, {"fcd": 1.02})]
     md = render_markdown(final(rows), {"fcd": "min"}, "cap")

@@ -237,8 +237,9 @@ def build_table(
             pub = pubs.get(method)
             pub_text = fmt.mean_std(pub.value, pub.spread if pub.spread is not None else math.nan,
                                     2 if pub.spread is not None else 1) if pub is not None else ""
+            # a tie at the printed precision is bold already: the dagger marks the others
             cells[(method, (ds, key))] = Cell(text, notes[(method, ds)], bold,
-                                              marked=method in comparison.tied, published=pub_text)
+                                              marked=method in comparison.tied and not bold, published=pub_text)
     table = Table(order, columns, cells, dict(directions), formats, comparisons, _counts(final_df), seeds)
     table.notes.extend(_table_notes(table, significance, bool(published)))
     return table
@@ -448,6 +449,10 @@ _LATEX_SPECIAL = {
     "√": r"$\surd$",
     "²": r"\textsuperscript{2}",
     "∞": r"$\infty$",
+    "<": r"$<$",
+    ">": r"$>$",
+    "|": r"$|$",
+    "−": r"$-$",
 }
 
 
