@@ -9,7 +9,7 @@ Synthesis" (ICLR). A class-conditional GAN built from the pieces the paper combi
 - D: the **projection discriminator** (Miyato & Koyama 2018, eq. 3: D(x, y) = ψ(φ(x)) +
   ⟨V_y, φ(x)⟩; :class:`~ganbench.nets.conditional.ProjectionDiscriminator`) on the SN-GAN ResNet
   body (optimised down-block, down-block, two plain blocks, ReLU, sum pooling) with **SN on
-  every layer**, V included — the layout of the paper's 32 px D (Appendix B, Table 4), with 4·width
+  every layer**, V included — the layout of the paper's 32 px D (Appendix B), with 4·width
   channels as the paper's 4·ch, orthogonally re-initialised as the paper's.
 - **Hinge loss** (§3, after Lim & Ye 2017 and Miyato et al. 2018):
       L_D = E relu(1 − D(x, y)) + E relu(1 + D(G(z, y), y)),   L_G = −E D(G(z, y), y)
@@ -21,14 +21,14 @@ Synthesis" (ICLR). A class-conditional GAN built from the pieces the paper combi
   Departure: here R is a loss term differentiated by autograd, ∇R = 4β (WWᵀ ⊙ (1 − I)) W; the
   authors' BigGAN-PyTorch adds 2β (WWᵀ ⊙ (1 − I)) W straight to the gradient (half that), so
   β here is twice as strong as the same number there (recalled from the code, not re-checked).
-- **EMA of G** (§4, Appendix C: decay 0.9999, started at iteration 20,000): used for sampling
+- **EMA of G** (§4 and the appendix: decay 0.9999, started at iteration 20,000; recalled): used for sampling
   and evaluation. ganbench trials are far shorter than the paper's 150k+ iterations (20k in the
   full suites, a few hundred in quick profiles), and an average with decay β remembers about
   1/(1 − β) steps: at 0.9999 it would still be 90 % the weights of the first G update after a
   1,000-step run. The default here is **0.999** (a 1,000-step horizon, Karras et al. 2018's
   value) and the average **starts at half the trial** (``ema_start: 0.5``: before it, the average
   copies G, as BigGAN's ``ema_start``); runs of under ~2,000 iterations should set ``ema_g: 0.99``.
-- Optimiser (Appendix C, §4): Adam, lr_G 5e-5, lr_D 2e-4 (the paper's 1 : 4), β = (0, 0.999),
+- Optimiser (§3): Adam, lr_G 5e-5, lr_D 2e-4 (the paper's 1 : 4), β = (0, 0.999),
   **two D steps per G step** (``n_critic: 2``); z ~ N(0, I) of 120 dims (the paper's 128 px
   ``dim_z``; it splits evenly into 3 and 4 chunks), shared embedding 128-d.
 - **Truncation trick** (§3.1) at sampling, an evaluation option: ``truncation: t`` draws z from

@@ -6,6 +6,8 @@ latent code and a condition by two encoders, and re-generated with any condition
 
     z = E_z(x),  y = E_y(x),   x' = G(z, y')          (y' = y: reconstruction; another y': an edit)
 
+Section numbers below are recalled from the paper, not re-checked.
+
 **cGAN** (§3.1): the cGAN of :mod:`ganbench.methods.cgan` (Mirza & Osindero 2014), y joined to
 G's input and to D's input — the paper's best placement ("y at the input" of G and of D's first
 layer, its §4.2 comparison); DCGAN-style nets, BCE loss, Adam 2e-4, β = (0.5, 0.999).

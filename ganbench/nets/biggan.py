@@ -1,9 +1,10 @@
 """BigGAN's generator, scaled to 28–32 px (Brock et al. 2019).
 
 Brock, Donahue, Simonyan 2019, "Large Scale GAN Training for High Fidelity Natural Image
-Synthesis" (ICLR), §3 and Appendix B (Fig. 15: the generator's residual block; Table 4: the
-CIFAR-10-sized 32×32 architecture, ``ch`` = 4·64 channels in every block, base 4×4). The
-pieces that make it BigGAN's and not SN-GAN's ResNet G:
+Synthesis" (ICLR), §3 and Appendix B (its figure of the generator's residual block and its
+table of the 32×32 architecture: 4·ch channels in every block, base 4×4, ch = 64 for CIFAR-10;
+section and table numbers recalled, not re-checked). The pieces that make it BigGAN's and not
+SN-GAN's ResNet G:
 
 - **Shared class embedding**: one embedding table e = E[y] (``shared_dim`` wide, 128 in the
   paper) is shared by every conditional BN layer, instead of one γ/β table per layer.
@@ -12,13 +13,13 @@ pieces that make it BigGAN's and not SN-GAN's ResNet G:
   the result c_i = [e, z_i] conditions both BN layers of block i.
 - **Conditional BN from a vector**: γ = 1 + W_γ c_i, β = W_β c_i
   (:class:`~ganbench.nets.conditional_norm.ConditionalBatchNorm2d` with ``cond_dim``).
-- **Residual up-block** (Fig. 15a): CBN, ReLU, ×2 nearest up-sampling, conv 3×3, CBN, ReLU,
+- **Residual up-block** (Appendix B): CBN, ReLU, ×2 nearest up-sampling, conv 3×3, CBN, ReLU,
   conv 3×3; shortcut: up-sampling, conv 1×1. Output: BN, ReLU, conv 3×3 to the image channels,
   tanh (the output BN is unconditional, as in the authors' BigGAN-PyTorch ``output_layer``).
-- **Spectral normalisation on every layer of G** (§4: SN in G as in SA-GAN), the CBN's linear
+- **Spectral normalisation on every layer of G** (§3: SN in G as in SA-GAN), the CBN's linear
   maps included; the shared embedding is not normalised (it is a lookup table).
-- **Orthogonal initialisation** of every conv, linear and embedding weight (Appendix B:
-  "we employ Orthogonal Initialization", Saxe et al. 2014).
+- **Orthogonal initialisation** (Saxe et al. 2014) of every conv, linear and embedding weight,
+  as the paper's models (and the authors' BigGAN-PyTorch ``G_init: ortho``).
 
 Scaling: ``width`` is the paper's ``ch`` (64 for CIFAR-10); every block has 4·width channels
 as in the 32 px table. 32 px: base 4, three up-blocks (4 z chunks); 28 px (MNIST, not in the
@@ -50,7 +51,7 @@ def orthogonal_init(module: nn.Module) -> None:
 
 
 class BigGANBlock(nn.Module):
-    """Fig. 15a: CBN(c), ReLU, up ×2, conv3, CBN(c), ReLU, conv3; shortcut up ×2, conv1."""
+    """BigGAN's up-block: CBN(c), ReLU, up ×2, conv3, CBN(c), ReLU, conv3; shortcut up ×2, conv1."""
 
     def __init__(self, cin: int, cout: int, cond_dim: int, sn: bool = True):
         super().__init__()
