@@ -623,6 +623,10 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
                 if where_from == ("params",):
                     what += f" (for method {entry.name!r})"
                 fail(path, what)
+            except SuiteError:
+                raise
+            except GanbenchError as err:  # the method refuses the dataset (a translation method on images)
+                fail(f"methods[{i}]", str(err))
     rows = [entry.row for entry in suite.methods]
     for i, row in enumerate(rows):
         if row in rows[:i]:

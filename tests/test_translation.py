@@ -187,6 +187,20 @@ def test_pairs_take_disjoint_indices_and_convert_to_a_common_shape():
     assert not METRICS.get("cycle_l1").applies_to(get_dataset("mnist").info)
     with pytest.raises(GanbenchError, match="not a pair"):
         METHODS.get("cyclegan").resolve_params({}, get_dataset("mnist").info)
+    with pytest.raises(GanbenchError, match="does not translate"):
+        METHODS.get("gan").resolve_params({}, info)
+
+
+def test_a_suite_pairing_a_method_with_the_wrong_kind_of_data_fails_in_one_line(tmp_path):
+    from ganbench.suite import SuiteError, load_suite
+    from tests.conftest import write_suite
+
+    for dataset, method, metric, words in [("mnist", "cyclegan", "fcd", "not a pair"),
+                                           ("mnist2edges", "gan", "cycle_l1", "does not translate")]:
+        suite = write_suite(tmp_path, f"name: bad\ndatasets: [{dataset}]\nmethods: [{method}]\n"
+                                      f"eval: {{metrics: [{metric}]}}\n")
+        with pytest.raises(SuiteError, match=rf"suite.yaml: methods\[0\]: method '{method}' .*{words}"):
+            load_suite(suite)
 
 
 # ---------------------------------------------------------------------------------------------

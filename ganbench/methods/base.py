@@ -18,6 +18,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from torch import nn
 
 from ganbench.data.base import DatasetInfo
+from ganbench.errors import GanbenchError
 from ganbench.nets.layers import D_NORMS, DNorm
 
 RealSampler = Callable[[], torch.Tensor]
@@ -100,6 +101,9 @@ class Method(abc.ABC):
     #: (y int64 class indices on the method's device) and ``sample(n, generator, labels=None)``
     #: draws ``labels`` (default :func:`balanced_labels`: sample i is of class i % K)
     conditional: ClassVar[bool] = False
+    #: a translation method (:mod:`ganbench.methods.translation`) trains on a pair dataset
+    #: (kind "pair", :mod:`ganbench.data.pairs`); every other method refuses one
+    translates: ClassVar[bool] = False
 
     def __init__(self, params: MethodParams, info: DatasetInfo, device: torch.device | str = "cpu"):
         self.params = params
@@ -112,6 +116,9 @@ class Method(abc.ABC):
     @classmethod
     def resolve_params(cls, overrides: dict[str, Any], info: DatasetInfo) -> dict[str, Any]:
         """Defaults <- data-kind defaults <- suite overrides, validated, fully concrete."""
+        if info.kind == "pair" and not cls.translates:
+            raise GanbenchError(f"method {cls.name!r} does not translate between domains; dataset {info.name!r} "
+                                "is an unpaired translation pair (its methods: cyclegan, dualgan, discogan)")
         merged = {**cls.data_defaults(info), **overrides}
         d_norm = cls.Params.model_fields.get("d_norm")
         if info.kind == "points" and "d_norm" not in merged and d_norm is not None and d_norm.default == "bn":

@@ -63,6 +63,7 @@ class TranslationMethod(Method):
 
     Params: ClassVar[type[MethodParams]] = TranslationParams
     unsupported_options: ClassVar[tuple[str, ...]] = ("z_dim", "net", "d_norm", "minibatch_std", "pack", "ema_g")
+    translates: ClassVar[bool] = True
 
     def __init__(self, params: TranslationParams, info: DatasetInfo, device="cpu"):
         super().__init__(params, info, device)
