@@ -241,13 +241,13 @@ def run(suite: Path = typer.Argument(..., help="Suite YAML file"),
 @app.command()
 def report(suite_dir: Path = typer.Argument(..., help="A suite's results folder, e.g. results/mnist_all")):
     """Rebuild results.csv, tables and plots from a results folder alone."""
+    if not (suite_dir / "trials").is_dir():  # before torch is imported
+        _fail(GanbenchError(f"{suite_dir}: not a ganbench results folder (no trials/ inside)"))
     from ganbench.report.build import build_report
     from ganbench.metrics.evaluate import value_directions
 
     from ganbench.errors import environment_fault
 
-    if not (suite_dir / "trials").is_dir():
-        _fail(GanbenchError(f"{suite_dir}: not a ganbench results folder (no trials/ inside)"))
     try:
         _import_suite_plugins(suite_dir)
     except GanbenchError as err:
