@@ -128,7 +128,7 @@ def test_one_number_format_per_column():
     rows = [("a", "d", 0, {"kid": 8e-4 - 8e-4}), ("a", "d", 1, {"kid": 1.6e-3}),
             ("b", "d", 0, {"kid": 0.0694 - 0.0606}), ("b", "d", 1, {"kid": 0.0694 + 0.0606})]
     got = cells(render_markdown(final(rows), {"kid": "min"}, "cap"))
-    # decimals: three significant digits for the largest mean (0.0694: 4), at least two for the
+    # decimals: three significant digits for the median mean (0.0351: 4), at least two for the
     # smallest (0.0008: 5), at most two more than the first -> 5
     assert got["a"] == ["**0.00080 ± 0.00113**"] and got["b"] == ["0.06940 ± 0.08570"]
     assert not any("e-" in c for row in got.values() for c in row)
@@ -138,8 +138,10 @@ def test_one_number_format_per_column():
     assert "d: KID ×10⁻⁶ ↓" in md
     assert cells(md) == {"a": ["50.0"], "b": ["**20.0**"]}
     assert r"KID $\times 10^{-6}$ $\downarrow$" in render_latex(final(small), {"kid": "min"}, "cap")
-    # FID-like values: 0 decimals for 251 (three digits), which also gives 12 two digits
+    # FID-like values: the median 131.5 takes 0 decimals, which also gives 12.3 two digits;
+    # with a third method at 17.1 the median is 17.1: one decimal for all
     assert column_format([12.3, 250.7]).mean_std(12.3, 1.04, 3) == "12 ± 1"
+    assert column_format([17.1, 20.3, 250.0]).mean_std(250.0, 12.5, 3) == "250.0 ± 12.5"
     assert column_format([0.0, 0.0]).mean_std(0.0, 0.0, 2) == "0.00 ± 0.00"
     assert column_format([-0.004, 0.5]).number(-0.00001) == "0.0000"  # never "-0.0000"
 

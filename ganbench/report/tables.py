@@ -6,7 +6,7 @@ only print that model (the LaTeX through pandas' ``Styler.to_latex``).
 
 Cells. ``mean ± std`` over seeds (sample std, ddof=1; a single seed shows its value alone).
 One number format per column (:func:`column_format`), decided from the column's values: the
-decimals give the largest mean three significant digits and the smallest at least two (at
+decimals give the median mean three significant digits and the smallest at least two (at
 most two decimals more); a column whose largest mean is below 0.01 is printed scaled by 10^k
 (k a multiple of 3) and its header says ``×10^-k`` so no column mixes ``8.00e-04`` with
 ``0.0694``. LaTeX numbers are set in math mode (``$17.1 \\pm 0.9$``).
@@ -35,6 +35,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ganbench.report.collect import FINISHED, value_keys
@@ -117,8 +118,8 @@ def column_format(means: Sequence[float], max_decimals: int = 8) -> NumberFormat
         exponent = 3
         while top * 10.0 ** exponent < 0.1 and exponent < 30:
             exponent += 3
-    top, low = top * 10.0 ** exponent, min(values) * 10.0 ** exponent
-    base = _sig_decimals(top, 3)
+    mid, low = float(np.median(values)) * 10.0 ** exponent, min(values) * 10.0 ** exponent
+    base = _sig_decimals(mid, 3)
     decimals = min(max(base, _sig_decimals(low, 2)), base + 2, max_decimals)
     return NumberFormat(decimals, exponent)
 
@@ -263,7 +264,8 @@ def _table_notes(table: Table, significance: bool, has_published: bool) -> list[
                          f"{TEST_NAME} (1–2 degrees of freedom, almost no power) or a bootstrap; bold is "
                          "the best mean only.")
     if few and max(table.seeds, default=0) > 1:
-        notes.append(f"Note: {_span(few)} seeds for {'some' if len(set(table.seeds)) > 1 else 'every'} method; "
+        notes.append(f"Note: {_span(few)} seed{'' if few == [1] else 's'} for "
+                     f"{'some' if len(set(table.seeds)) > 1 else 'every'} method; "
                      f"± over fewer than {MIN_SEEDS} seeds is not a reliable spread.")
     elif few:
         notes.append(f"Note: 1 seed; fewer than {MIN_SEEDS} seeds give no spread.")
