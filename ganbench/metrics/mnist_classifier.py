@@ -26,7 +26,8 @@ Fashion-MNIST weights keep their hashes.
 
 Recipe (deterministic on one machine): seed 0 for init and shuffling, ``torch.set_num_threads(1)``
 on the CPU while training, Adam (one-cycle schedule, peak lr 3e-3), batch 128, 3 epochs on the
-train split. MNIST reaches 99.2–99.3 % on its test split, Fashion-MNIST about 91 %. The result
+train split. The shipped MNIST classifier reaches 99.25 % on its test split, the Fashion-MNIST
+one 90.86 %. The result
 must reach the dataset's minimum test accuracy (:data:`MIN_ACCURACY`; for another dataset
 ``DatasetInfo.extras["classifier_min_accuracy"]``, else :data:`DEFAULT_MIN_ACCURACY`) or
 :class:`ClassifierTooWeak` is raised.
@@ -77,8 +78,14 @@ TRAIN_SEED = 0
 FEATURE_DIM = 128
 #: environment variable: "1" trains anew (into the cache) instead of loading the shipped file
 TRAIN_ENV = "GANBENCH_TRAIN_CLASSIFIER"
-#: the shipped classifiers: dataset -> SHA1 of the weights (see :func:`_state_sha1`)
-SHIPPED: dict[str, str] = {}
+#: the shipped classifiers: dataset -> SHA1 of the weights (see :func:`_state_sha1`). Built by
+#: ``python -m ganbench.metrics.mnist_classifier ship mnist fashion_mnist`` (torch 2.14.1, CPU,
+#: one thread): MNIST test accuracy 99.25 % (136 s), Fashion-MNIST 90.86 % (762 s on a busy
+#: machine); each file 834 kB.
+SHIPPED: dict[str, str] = {
+    "mnist": "60c738774e0593e02668bd948d18b040d54295c3",
+    "fashion_mnist": "da0a05fe58515f7e377d1acdb051ee924a132462",
+}
 
 
 class ClassifierTooWeak(GanbenchError):
