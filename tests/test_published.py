@@ -120,3 +120,22 @@ def test_verdict_rule():
     assert verdict(0.5, math.nan, 0.5) == "within"  # one seed: the published spread alone
     assert verdict(0.5, math.nan, None) == "no spread"
     assert verdict(0.0, 0.0, None) == "within"
+
+
+def test_reproduction_rows_without_spread_or_measurement():
+    import pandas as pd
+
+    from ganbench.report.tables import render_reproduction_markdown
+
+    one_seed = pd.DataFrame([{"trial_id": "t", "method": "gan", "dataset": "ring8", "seed": 0, "iterations": 1,
+                              "step": 1, "elapsed_s": 1.0, "status": "finished", "error": None,
+                              "modes_covered": 5.0, "protocol": "{}"}])
+    entries = [PublishedValue(method="gan", dataset="ring8", metric="modes_covered", value=6.3, source="s"),
+               PublishedValue(method="PacGAN2", dataset="grid25", metric="modes_covered", value=23.8, spread=0.7,
+                              source="s")]
+    lines = [line for line in render_reproduction_markdown(one_seed, entries).splitlines() if line.startswith("| ")]
+    # one seed and no published spread: Δ = 5 - 6.3 = -1.30 and nothing to compare it with
+    assert [c.strip() for c in lines[2].strip("|").split("|")][3:8] == ["5.00 (1 seed)", "6.30", "-1.30", "—",
+                                                                        "no spread"]
+    # a published row that the run did not measure (a quick profile without it)
+    assert [c.strip() for c in lines[3].strip("|").split("|")][3:8] == ["—", "23.8 ± 0.7", "—", "—", "not measured"]

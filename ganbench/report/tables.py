@@ -560,9 +560,10 @@ def _reproduction_cells(final_df: pd.DataFrame, entries: Sequence, latex: bool) 
         delta = fmt.number(row.delta) if math.isfinite(row.delta) else ""
         if delta and not delta.startswith("-"):
             delta = "+" + delta
-        combined = fmt.number(row.combined_spread) if math.isfinite(row.combined_spread) else ""
+        combined = fmt.number(row.combined_spread) if math.isfinite(row.combined_spread) and \
+            row.verdict in ("within", "outside") else ""
         runs = f", {int(row.published_runs)} runs" if pd.notna(row.published_runs) else ""
-        seeds = f" ({row.seeds} seeds)" if row.seeds else ""
+        seeds = f" ({row.seeds} seed{'' if row.seeds == 1 else 's'})" if row.seeds else ""
         source = row.source + (f"; {row.note}" if row.note else "")
         key = key_display(row.metric, counts.get((row.dataset, row.metric))) + (f" {fmt.scale}" if fmt.exponent else "")
         if latex:
