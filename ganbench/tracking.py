@@ -568,11 +568,22 @@ def close_interrupted(tracking_uri: str, experiment_id: str, trial_ids: set[str]
 
 
 def protocol_params(protocol: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Flatten {metric: {key: value}} into MLflow params ``protocol.<metric>.<key>``.
+    """The settings of a protocol as MLflow params ``protocol.<metric>.<key>`` (written once).
 
-    Lists and mappings (per-evaluation diagnostics such as class counts) are left out:
-    params are written once, and those change at every evaluation (they stay in evals.jsonl).
+    Settings are strings, integers, booleans and None (extractor, n, split, seeds). Floats are
+    values of one evaluation (``cis_std_over_splits``, a fit's quality) and go to
+    :func:`protocol_metrics` instead; lists and mappings (class counts) stay in evals.jsonl.
     """
-    return {f"protocol.{m}.{k}": v for m, p in protocol.items() for k, v in p.items()
-            if not isinstance(v, (list, tuple, dict))}
+    return {f"protocol.{m}.{k}": v for m, p in protocol.items() if isinstance(p, dict) for k, v in p.items()
+            if not isinstance(v, (list, tuple, dict, float))}
+
+
+def protocol_metrics(protocol: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """The per-evaluation numbers of a protocol (its float entries) as MLflow metrics
+    ``protocol.<metric>.<key>``, logged at every evaluation's step like the values themselves
+    (a param would keep the first evaluation's number for ever)."""
+    import math
+
+    return {f"protocol.{m}.{k}": v for m, p in protocol.items() if isinstance(p, dict) for k, v in p.items()
+            if isinstance(v, float) and math.isfinite(v)}
 

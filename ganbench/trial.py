@@ -44,7 +44,7 @@ from ganbench.interrupt import TrialInterrupted, Watch
 from ganbench.paths import atomic_write_bytes, atomic_write_text
 from ganbench.registry import METHODS
 from ganbench.spec import TrialSpec
-from ganbench.tracking import TrialRun, protocol_params
+from ganbench.tracking import TrialRun, protocol_metrics, protocol_params
 from ganbench.train import Trainer
 
 
@@ -223,7 +223,7 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
                             spec.reference, device, spec.seed, resize=spec.resize,
                             num_reference=spec.num_reference, method=m)
 
-        logged_protocol = False
+        logged_protocol: dict | bool = False  # the protocol settings logged as params, once
 
         def on_eval(step: int, elapsed: float, values: dict, protocol: dict, losses: dict) -> None:
             nonlocal logged_protocol
@@ -236,10 +236,17 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
             if run is not None:
                 finite_losses = {k if k.startswith("loss") else f"loss_{k}": v
                                  for k, v in losses.items() if math.isfinite(v)}
-                run.log_metrics(step, {**values, **finite_losses, "elapsed_s": elapsed})
+                run.log_metrics(step, {**values, **finite_losses, **protocol_metrics(protocol),
+                                       "elapsed_s": elapsed})
+                settings = protocol_params(protocol)
                 if not logged_protocol:
-                    run.log_params(protocol_params(protocol))
-                    logged_protocol = True
+                    run.log_params(settings)
+                    logged_protocol = settings
+                else:  # a setting that changed after all (an integer count): a metric from now on
+                    changed = {k: float(v) for k, v in settings.items() if logged_protocol.get(k) != v
+                               and isinstance(v, int) and not isinstance(v, bool)}
+                    if changed:
+                        run.log_metrics(step, changed)
             if progress is not None:
                 progress.evaluated(step, values, losses)
             # once a stop was asked for, Tune takes no more results: a report would block until the

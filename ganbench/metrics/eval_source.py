@@ -568,7 +568,7 @@ def log_to_mlflow(result: EvalResult, tracking_uri: str, artifact_root: Path | N
     from mlflow.entities import Metric as MlflowMetric, Param
     from mlflow.tracking import MlflowClient
 
-    from ganbench.tracking import TRIAL_TAG, ensure_experiment, protocol_params
+    from ganbench.tracking import TRIAL_TAG, ensure_experiment, protocol_metrics, protocol_params
 
     experiment_id = ensure_experiment(tracking_uri, EVAL_EXPERIMENT, artifact_root)
     client = MlflowClient(tracking_uri)
@@ -585,7 +585,8 @@ def log_to_mlflow(result: EvalResult, tracking_uri: str, artifact_root: Path | N
     now = int(time.time() * 1000)
     step = int(result.extra.get("iteration", 0))
     client.log_batch(run.info.run_id,
-                     metrics=[MlflowMetric(k, float(v), now, step) for k, v in result.values.items()],
+                     metrics=[MlflowMetric(k, float(v), now, step)  # protocol floats (spreads) are metrics
+                              for k, v in {**result.values, **protocol_metrics(result.protocols)}.items()],
                      params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id
