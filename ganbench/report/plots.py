@@ -131,7 +131,9 @@ def plot_curves(
             lo, hi, clipped = robust_limits(rows[key].to_numpy(dtype=float))
             if clipped:
                 ax.set_ylim(lo, hi)
-                ax.text(0.01, 0.99, f"{clipped} value(s) beyond the axis (clipped)", transform=ax.transAxes,
+                beyond = rows[(rows[key] < lo) | (rows[key] > hi)].groupby("Method", sort=False).size()
+                text = ", ".join(f"{m} ({n})" for m, n in beyond.items())
+                ax.text(0.01, 0.99, f"clipped, values beyond the axis: {text}", transform=ax.transAxes,
                         ha="left", va="top", fontsize=7, color="0.35")
             hint = ARROW_TEXT.get(directions.get(key, ""))
             name = key_display(key, counts.get((dataset, key)))
