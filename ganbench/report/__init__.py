@@ -1,4 +1,4 @@
-"""Reporting: results folder -> DataFrame -> tables (Markdown, LaTeX) and plots (PNG).
+"""Reporting: results folder -> DataFrame -> tables (Markdown, LaTeX) and plots (PNG and PDF).
 
 The public names are imported lazily, so ``import ganbench.report.collect`` does not pay
 for seaborn and matplotlib. (``collect`` is both a submodule and its function, so
@@ -15,7 +15,13 @@ _EXPORTS = {
     "caption_for": "tables",
     "render_latex": "tables",
     "render_markdown": "tables",
+    "render_reproduction_latex": "tables",
+    "render_reproduction_markdown": "tables",
     "make_plots": "plots",
+    "method_display": "names",
+    "key_display": "names",
+    "compare_to_best": "significance",
+    "PublishedValue": "published",
 }
 
 __all__ = sorted(_EXPORTS)
