@@ -51,7 +51,8 @@ def _suite_file_first(suite: Path) -> None:
 
 
 _SET_HELP = "Override a suite key before validation, e.g. --set train.iterations=100 (repeatable)"
-_ONLY_HELP = "Run only some rows: method=gan,wgan_gp,dataset=mnist,seed=0 (row labels or method names)"
+_ONLY_HELP = ("Run only some rows: method=gan,wgan_gp,dataset=mnist,seed=0 (a row label, or every row of a "
+              "method name)")
 _DRY_HELP = "List the expanded trials (id, method, dataset, seed, key params) and stop"
 
 

@@ -533,8 +533,9 @@ def _split_only(only: str | list[str] | tuple[str, ...]) -> dict[str, list[str]]
 
 
 def filter_suite(suite: Suite, only: str | list[str] | tuple[str, ...] | None, source: str) -> Suite:
-    """The suite restricted to ``--only method=a,b,dataset=x,seed=0`` (methods by row label or
-    method name; values after a comma without ``=`` continue the previous key). Trial ids do
+    """The suite restricted to ``--only method=a,b,dataset=x,seed=0`` (a method value is a row
+    label, or else selects every row of that method; values after a comma without ``=`` continue
+    the previous key). Trial ids do
     not change: a filtered run and the full run share their finished trials."""
     if not only:
         return suite
@@ -544,7 +545,7 @@ def filter_suite(suite: Suite, only: str | list[str] | tuple[str, ...] | None, s
     if "method" in wanted:
         keep = []
         for value in wanted["method"]:
-            hits = [m for m in suite.methods if value in (m.row, m.name)]
+            hits = [m for m in suite.methods if m.row == value] or [m for m in suite.methods if m.name == value]
             if not hits:
                 rows = sorted({m.row for m in suite.methods} | {m.name for m in suite.methods})
                 raise SuiteError(f"--only {text}: no method {value!r} in {source}{did_you_mean(value, rows)} "
