@@ -289,13 +289,15 @@ class RichProgress:
         return (time.monotonic() - self.train_t0) * max(0.0, todo - done) / done
 
     def renderable(self):
+        """What the display shows: sized to the console it is printed on, when it is printed."""
+        return self
+
+    def __rich_console__(self, console, options):
         with self.lock:
             self.poll()
-            return self._render()
+            yield self._render(options.height or options.size.height, options.max_width)
 
-    def _render(self):
-        height = self.console.size.height
-        width = self.console.size.width
+    def _render(self, height: int, width: int):
         counts = self.counts()
         total = len(self.trials)
         ended = sum(counts.get(s, 0) for s in ENDED)
@@ -305,10 +307,11 @@ class RichProgress:
         lines: list[Any] = []
         if self.header:
             head = Text.assemble(("ganbench ", "bold"), (str(self.header.get("suite") or ""), "bold cyan"),
-                                 "  results ", str(self.header.get("results") or ""),
-                                 "  MLflow ", str(self.header.get("mlflow") or ""))
-            head.no_wrap, head.overflow = True, "ellipsis"
-            lines.append(head)
+                                 "  results ", str(self.header.get("results") or ""))
+            uri = Text.assemble("MLflow ", str(self.header.get("mlflow") or ""))
+            for line in (head, uri):
+                line.no_wrap, line.overflow = True, "ellipsis"
+                lines.append(line)
         stage = Text(self.stage or "starting", style="dim", no_wrap=True, overflow="ellipsis")
         lines.append(stage)
         if total:
@@ -316,7 +319,6 @@ class RichProgress:
             self._bar.update(self._task, total=max(total, 1), completed=ended,
                              counts=f"{ended}/{total} done", eta=_duration(eta) if ended < total else "0:00:00")
             lines.append(self._bar.make_tasks_table(self._bar.tasks))
-        summary = self._summary(counts, running, queued)
         # rows that fit: the height minus the lines above, the table's header and rule, the summary
         room = height - len(lines) - 3 - 1
         shown = running[:max(0, room)] if room >= 1 else []
@@ -334,14 +336,15 @@ class RichProgress:
                               f"{it_s:.1f}" if isinstance(it_s, (int, float)) else "-",
                               _numbers(row.get("values") or {}), _numbers(row.get("losses") or {}, 2))
             lines.append(table)
-        hidden = len(running) - len(shown)
-        if hidden:
-            summary = Text(f"… {hidden} more running · ", style="dim") + summary
+        summary = self._summary(counts, running, queued, len(running) - len(shown))
         lines.append(summary)
+        if len(lines) > height:  # a tiny terminal: the counts first, the header goes
+            lines = lines[len(lines) - max(2, height):]
         return Group(*lines)
 
-    def _summary(self, counts: dict[str, int], running: list, queued: int) -> Text:
-        parts = [f"{len(running)} running", f"{queued} queued"]
+    def _summary(self, counts: dict[str, int], running: list, queued: int, hidden: int = 0) -> Text:
+        parts = [f"{len(running)} running" + (f" ({hidden} more running not shown)" if hidden else ""),
+                 f"{queued} queued"]
         before = sum(1 for r in self.trials.values() if r.get("before"))
         ended = {s: counts.get(s, 0) for s in ENDED if counts.get(s, 0)}
         if ended:

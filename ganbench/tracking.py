@@ -374,10 +374,65 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_root: Path | None =
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(name)
     if exp is not None:
+        if exp.tags.get(KIND_TAG) != KIND:
+            _retry(client.set_experiment_tag, exp.experiment_id, KIND_TAG, KIND)
         return exp.experiment_id
     remote = tracking_uri.startswith(("http://", "https://"))
     location = Path(artifact_root).resolve().as_uri() if artifact_root and not remote else None
-    return client.create_experiment(name, artifact_location=location)
+    return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
+
+
+#: MLflow 3's UI opens an experiment of this kind on its runs table (untagged ones may open on
+#: the GenAI traces pages)
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+#: the experiment tag prefix under which MLflow's UI keeps a shared view (``?viewStateShareKey=``)
+VIEW_TAG = "mlflow.sharedViewState."
+#: the params shown as columns of a suite's runs table
+VIEW_PARAMS = ("method", "dataset", "seed", "iterations")
+
+
+def experiment_view(tracking_uri: str, suite_name: str) -> tuple[str, str] | None:
+    """``(experiment_id, share_key)`` of a saved view of the suite's experiment for MLflow's UI:
+    the runs grouped by method (each group's row the mean over its runs, the runs listed below
+    it: none folded under the suite's parent run), with the metric values, the key params and
+    the trial status as columns. None when the suite has no experiment.
+
+    The view is an experiment tag ``mlflow.sharedViewState.<key>`` holding the UI's own state
+    (``selectedColumns`` as ``metrics.`name``` keys, ``groupBy``), the mechanism behind
+    the UI's "share view" button; the key is a hash of that state, so writing it again is a no-op.
+    """
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(suite_name)
+    if exp is None:
+        return None
+    if exp.tags.get(KIND_TAG) != KIND:
+        _retry(client.set_experiment_tag, exp.experiment_id, KIND_TAG, KIND)
+    runs = _retry(client.search_runs, [exp.experiment_id], filter_string=f"tags.`{TRIAL_TAG}` LIKE '%'",
+                  max_results=1000)
+    metrics: list[str] = []
+    for run in runs:
+        for key in run.data.metrics:
+            if key not in metrics and not key.startswith(("loss", "protocol.")) and key != "elapsed_s":
+                metrics.append(key)
+    columns = ([f"params.`{p}`" for p in VIEW_PARAMS] + [f"tags.`{STATUS_TAG}`"]
+               + [f"metrics.`{m}`" for m in sorted(metrics)] + ["attributes.`Duration`"])
+    state = {"selectedColumns": columns,
+             "orderByKey": "attributes.start_time", "orderByAsc": False, "runsHiddenMode": "SHOW_ALL",
+             # one row per method (the mean over its runs), each method's runs below it
+             "groupBy": {"aggregateFunction": "average",
+                         "groupByKeys": [{"mode": "param", "groupByData": "method"}]}}
+    text = json.dumps(state, sort_keys=True)
+    key = "ganbench-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    if exp.tags.get(VIEW_TAG + key) != text:
+        _retry(client.set_experiment_tag, exp.experiment_id, VIEW_TAG + key, text)
+    return exp.experiment_id, key
+
+
+def experiment_url(base: str, experiment_id: str, share_key: str | None = None) -> str:
+    """The MLflow UI address of an experiment's runs table (in the UI's model-training mode, not
+    its GenAI pages), with a saved view if given."""
+    url = f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+    return f"{url}&viewStateShareKey={share_key}" if share_key else url
 
 
 def run_key(params: dict[str, Any]) -> str:

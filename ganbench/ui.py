@@ -13,6 +13,10 @@ started. A port that is already taken is one line and exit 2 (checked before the
 and again if the server exits at once), as is a results folder that is a file or cannot be
 written (``--create``). The store is checked and repaired first, like ``ganbench run`` does
 (:func:`ganbench.tracking.ensure_store`).
+
+Each suite in the store is printed with the address of its experiment's runs table, opened on a
+saved view (trial runs unfolded, metric values, key params and status as columns; see
+:func:`ganbench.tracking.experiment_view`), so the UI does not start on MLflow 3's GenAI home page.
 """
 
 from __future__ import annotations
@@ -91,9 +95,38 @@ def stop_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         proc.wait()
 
 
+def suite_links(results: Path, base: str) -> list[tuple[str, str]]:
+    """``(suite, url)`` for every suite experiment in the results folder's store: the experiment's
+    runs table with the trial runs, their metric values and key params as columns
+    (:func:`ganbench.tracking.experiment_view`), rather than MLflow's home page."""
+    from mlflow.tracking import MlflowClient
+
+    from ganbench.tracking import experiment_url, experiment_view
+
+    if not (Path(results) / "mlflow.db").exists():
+        return []
+    uri = default_tracking_uri(results)
+    links = []
+    for exp in MlflowClient(uri).search_experiments():
+        if exp.name == "Default":
+            continue
+        try:
+            view = experiment_view(uri, exp.name)
+        except Exception:  # a store that cannot take the tag (read-only): the plain experiment page
+            view = None
+        links.append((exp.name, experiment_url(base, *(view or (exp.experiment_id, None)))))
+    return links
+
+
 def serve(results: Path, host: str, port: int, create: bool = False) -> None:
     proc = start_server(results, host, port, create)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     print(f"MLflow UI and tracking server: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+    try:
+        for name, url in suite_links(results, base):
+            print(f"  {name}: {url}", flush=True)
+    except Exception as exc:  # the links are a convenience; the server runs regardless
+        print(f"  (no suite links: {type(exc).__name__}: {exc})", flush=True)
     stop_signals = (signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
                 for sig in stop_signals}
