@@ -102,6 +102,19 @@ def test_eigen_frechet_equals_sqrtm_when_well_conditioned(n, d):
     assert torch.allclose(root @ root, t[3], atol=1e-10)
 
 
+@pytest.mark.parametrize("n", [30, 200])
+def test_reference_route_equals_the_full_eigen_route(n):
+    """frechet_distance_to_reference: an N×N eigenproblem when N < d, the d×d one otherwise."""
+    from ganbench.metrics.frechet import frechet_distance_to_reference, torch_feature_stats
+
+    a, b = _features(5, n, 64, 0.1, 1.2), _features(6, 300, 64)
+    mu2, s2 = torch_feature_stats(b)
+    expected = frechet_distance(*feature_stats(a), *feature_stats(b))
+    # at N < d the d×d route takes √ of d − N + 1 round-off eigenvalues (~1e-15 each, √ ~3e-8):
+    # the two agree to ~1e-8 relative, the N×N route being the more accurate
+    assert frechet_distance_to_reference(a, mu2, s2, psd_sqrt(s2)) == pytest.approx(expected, rel=1e-7)
+
+
 def _singular_pair():
     """Two rank-2 covariances in 3-d whose ranges share one direction (numpy seed 42 of a
     search over such pairs): ``sqrtm`` of their product has an imaginary part of ~0.016."""
@@ -177,6 +190,7 @@ def test_reference_statistics_built_once_and_fid_kid_use_them(tmp_path, monkeypa
             vals, protocols = compute_metrics(fake, "mnist", ["fid", "kid"], reference="test", num_reference=80)
             values.append(vals)
         assert reference.STATS_BUILT["count"] == before + 1  # one build for both metrics, both evaluations
+        assert len(reference._stats) == 1
         ref_feats = cheap_extract(None, reference_images(80), "cpu")["features"]
         fake_feats = cheap_extract(None, train[60:120], "cpu")["features"]
         expected = frechet_distance_sqrtm(*feature_stats(fake_feats), *feature_stats(ref_feats))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ganbench.metrics.base import LOWER, EvalContext, Metric
 from ganbench.metrics.features import extract_shared
-from ganbench.metrics.frechet import frechet_distance_from_root, small_n_warning, torch_feature_stats
+from ganbench.metrics.frechet import frechet_distance_to_reference, small_n_warning
 from ganbench.metrics.inception import FEATURE_DIM, InceptionExtractor, note_cpu_cost
 from ganbench.metrics.reference import prepare_reference, reference_statistics
 from ganbench.registry import METRICS
@@ -43,8 +43,7 @@ class FID(Metric):
         extractor = InceptionExtractor(resize=ctx.resize)
         ref = reference_statistics(extractor, ctx)
         feats = extract_shared(extractor, fake, ctx.device)["features"]
-        mu, sigma = torch_feature_stats(feats, ref.mu.device)
-        value = frechet_distance_from_root(mu, sigma, ref.mu, ref.sigma, ref.root)
+        value = frechet_distance_to_reference(feats, ref.mu, ref.sigma, ref.root)
         protocol = {"n_gen": int(len(fake)), **ref.protocol,
                     "implementation": "ganbench.metrics.frechet (eigendecomposition route; clean-fid algebra)"}
         warning = small_n_warning(len(feats), ref.n, FEATURE_DIM)

@@ -80,6 +80,35 @@ def frechet_distance_from_root(mu1, sigma1, mu2, sigma2, root2) -> float:
     return float(value)
 
 
+def frechet_distance_to_reference(features, mu2: torch.Tensor, sigma2: torch.Tensor, root2: torch.Tensor) -> float:
+    """The Fréchet distance of generated ``features`` (N×d) to a reference known by its mean,
+    covariance and Σ₂^{1/2} (float64 tensors on one device; the features move there).
+
+    With C the centred features, Σ₁ = CᵀC/(N−1), so R Σ₁ R = BᵀB/(N−1) for B = C R, whose
+    non-zero eigenvalues are those of the N×N matrix B Bᵀ/(N−1): when N < d that smaller
+    eigenproblem is solved instead (N·d² + N³ work instead of 2d³ + d³; the same value).
+    """
+    f = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features)
+    f = f.to(device=mu2.device, dtype=torch.float64)
+    n, d = f.shape
+    if n < 2:
+        raise ValueError(f"need an N×d feature array with N >= 2, got shape {tuple(f.shape)}")
+    mu1 = f.mean(dim=0)
+    centred = f - mu1
+    if n < d:
+        b = centred @ root2
+        gram = b @ b.T / (n - 1)
+        evals = torch.linalg.eigvalsh((gram + gram.T) / 2)
+        trace1 = (centred * centred).sum() / (n - 1)
+    else:
+        sigma1 = centred.T @ centred / (n - 1)
+        m = root2 @ sigma1 @ root2
+        evals = torch.linalg.eigvalsh((m + m.T) / 2)
+        trace1 = torch.trace(sigma1)
+    diff = mu1 - mu2
+    return float(diff @ diff + trace1 + torch.trace(sigma2) - 2.0 * evals.clamp(min=0).sqrt().sum())
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, device: torch.device | str | None = None) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (eigendecomposition route).
 
@@ -130,9 +159,8 @@ def frechet_distance_from_features(feats1, feats2, eps: float = 1e-6,
                                    device: torch.device | str = "cpu") -> float:
     """Fréchet distance between the Gaussians fitted to two N×d feature arrays."""
     del eps
-    mu1, s1 = torch_feature_stats(feats1, device)
     mu2, s2 = torch_feature_stats(feats2, device)
-    return frechet_distance_from_root(mu1, s1, mu2, s2, psd_sqrt(s2))
+    return frechet_distance_to_reference(feats1, mu2, s2, psd_sqrt(s2))
 
 
 def small_n_warning(n_gen: int, n_ref: int, dim: int) -> str | None:
