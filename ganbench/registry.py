@@ -231,9 +231,21 @@ def import_plugins(entries: list[str] | tuple[str, ...], base_dir: str | Path | 
             raise PluginImportError(i, f"{entry}: {exc}") from None
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            line = getattr(exc, "lineno", None)
-            raise PluginImportError(i, f"{entry}: {type(exc).__name__}{f' (line {line})' if line else ''}: {first}") \
-                from None
+            raise PluginImportError(i, f"{entry}: {type(exc).__name__}{_where(exc)}: {first}") from None
+
+
+def _where(exc: BaseException) -> str:
+    """`` (line 12)`` of a syntax error, or `` (at file.py line 12)``: the innermost frame of the
+    traceback outside Python's import machinery (the plugin's own line, as a rule)."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" (line {exc.lineno})"
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (at {Path(last.filename).name} line {last.lineno})"
 
 
 class PluginImportError(GanbenchError):
