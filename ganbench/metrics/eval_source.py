@@ -410,19 +410,24 @@ MIN_N = {
 def small_n_warnings(metrics: list[str], n: int, protocols: dict[str, dict[str, Any]] | None = None
                      ) -> dict[str, str]:
     """metric -> a one-line warning when ``n`` samples are too few for it (:data:`MIN_N`, and
-    n below a Fréchet distance's feature dimension); a metric's own protocol warning is kept."""
+    n below a Fréchet distance's feature dimension; ``intra_fcd`` judged on its smallest class);
+    a metric's own protocol warning is kept (and stands for the feature-dimension rule)."""
     out: dict[str, str] = {}
     for name in metrics:
+        protocol = (protocols or {}).get(name, {})
+        own = [str(v) for k, v in protocol.items() if "warning" in k and v]
         words = []
-        dim = FRECHET_DIMS.get(name)
-        if dim is not None and n < dim:
-            words.append(f"n={n} is below the {dim}-d features: the covariance is singular and the "
-                         "Fréchet distance unreliable")
+        dim, count = FRECHET_DIMS.get(name), n
+        if name == "intra_fcd":
+            dim, count = FRECHET_DIMS["fcd"], int(protocol.get("n_gen_per_class_min", n))
+        if dim is not None and count < dim:
+            if not own:
+                words.append(f"n={count}{' (smallest class)' if name == 'intra_fcd' else ''} is below the "
+                             f"{dim}-d features: the covariance is singular and the Fréchet distance unreliable")
         elif name in MIN_N and n < MIN_N[name][0]:
             need, why = MIN_N[name]
             words.append(f"n={n} < {need}: {why}")
-        own = (protocols or {}).get(name, {})
-        words += [str(v) for k, v in own.items() if "warning" in k and v and str(v) not in words]
+        words += [w for w in own if w not in words]
         if words:
             out[name] = "; ".join(words)
     return out
