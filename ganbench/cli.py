@@ -177,8 +177,16 @@ def show(method: str = typer.Argument(..., help="A method name, as in 'ganbench 
     except GanbenchError as err:
         _fail(err)
     title = getattr(cls, "display_name", "") or method
-    out.print(f"[bold]{title}[/] ({method})" + (f" — {cls.paper}" if cls.paper else ""), highlight=False)
+    head = f"[bold]{title}[/]" + (f" ({method})" if title != method else "")
+    out.print(head + (f" — {cls.paper}" if cls.paper else ""), highlight=False)
     out.print(cls.description() or _first_paragraph(cls), highlight=False, soft_wrap=True)
+    import inspect
+    import sys
+
+    record = inspect.cleandoc(getattr(sys.modules.get(cls.__module__), "__doc__", None) or "")
+    rest = record.split("\n\n", 1)[1] if "\n\n" in record else ""
+    if rest:  # the module docstring is the method's record: equations, defaults, departures
+        out.print("\n" + rest, markup=False, highlight=False, soft_wrap=True)
     kinds = {"images": DatasetInfo("images", "image", (1, 28, 28)), "points": DatasetInfo("points", "points", (2,))}
     by_kind = {k: cls.data_defaults(info) for k, info in kinds.items()}
     table = Table(title="hyperparameters (params: in a suite)", show_header=True)
