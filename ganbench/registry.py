@@ -127,10 +127,11 @@ def load_builtins() -> None:
         raise
 
 
-def _entry_points(group: str):
+def _entry_points():
+    """Every installed entry point (one scan of the installed distributions)."""
     from importlib.metadata import entry_points
 
-    return entry_points(group=group)
+    return entry_points()
 
 
 def _describe_entry_point(group: str, ep) -> str:
@@ -142,8 +143,9 @@ def _describe_entry_point(group: str, ep) -> str:
 def load_entry_points() -> list[str]:
     """Load every entry point of :data:`ENTRY_POINT_GROUPS`; returns ``group:name`` of each."""
     loaded = []
+    installed = _entry_points()
     for group, registry in ENTRY_POINT_GROUPS.items():
-        for ep in sorted(_entry_points(group), key=lambda e: e.name):
+        for ep in sorted(installed.select(group=group), key=lambda e: e.name):
             what = _describe_entry_point(group, ep)
             try:
                 obj = ep.load()
