@@ -116,7 +116,7 @@ def _check_resumed(results: Path, name: str, specs, stopped: str, before: list[d
     assert all(r.info.status == "FINISHED" for r in children.values())
 
 
-def test_ctrl_c_on_a_ray_run_stops_cleanly_and_the_same_command_resumes(tmp_path):
+def test_ctrl_c_on_a_ray_run_stops_cleanly_and_the_same_command_resumes(tmp_path, ray_session):
     suite = write_suite(tmp_path, SUITE.format(name="ctrl_c"))
     specs = load_suite(suite).expand()
     results = tmp_path / "results"
@@ -142,8 +142,9 @@ def test_ctrl_c_on_a_ray_run_stops_cleanly_and_the_same_command_resumes(tmp_path
         assert noise not in text, text[-3000:]
     stopped, before = _check_interrupted(results, "ctrl_c", specs)
 
-    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=HANG_S)
-    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    # the same command again, in this process (the session's Ray: no second interpreter and Ray start)
+    outcome = run_suite(suite, results_root=results)
+    assert sorted(st["status"] for st in outcome.statuses.values()) == ["finished", "finished"]
     _check_resumed(results, "ctrl_c", specs, stopped, before)
 
 
@@ -177,6 +178,9 @@ def test_sigterm_on_a_local_run_in_this_process(tmp_path, one_thread):
     assert statuses.count("interrupted") == 1 and "running" not in statuses
     assert len(started) < 4  # no queued trial started after the signal
     stopped = next(s.trial_id for s in started if read_status(trials / s.trial_id)["status"] == "interrupted")
+    parents, children = _runs(results, "term_local")
+    assert parents[0].info.status == "KILLED" and parents[0].data.tags["ganbench.status"] == "interrupted"
+    assert children[stopped].info.status == "KILLED" and children[stopped].data.tags["ganbench.status"] == "interrupted"
     progress = json.loads((trials / stopped / "progress.json").read_text())
     # it stopped at the iteration after the signal, before its next evaluation
     assert progress["step"] <= _evals(trials / stopped)[-1]["step"] + 20
