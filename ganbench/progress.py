@@ -128,6 +128,7 @@ class RichProgress:
         self._polled = 0.0
         self._filter = _OffDisplay()
         self._filtered: list[logging.Handler] = []
+        self._closing = False
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24),
                              TextColumn("{task.fields[counts]}"), TextColumn("elapsed"), TimeElapsedColumn(),
                              TextColumn("ETA {task.fields[eta]}"), auto_refresh=False, console=console)
@@ -140,21 +141,27 @@ class RichProgress:
         # the live display starts with the first event: an error before any (a bad suite)
         # stays a single line on stderr
         self.started = False
+        self._closing = False
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._release_logs()
-        if not self.started:
-            return None
-        from ganbench.errors import GanbenchError
+        self._closing = True
+        try:
+            if not self.started:
+                return None
+            from ganbench.errors import GanbenchError
 
-        if exc_type is not None and issubclass(exc_type, GanbenchError):
-            self.live.transient = True  # the user's mistake (or the interruption) is one line, alone
-        self.live.refresh()
-        return self.live.__exit__(exc_type, exc, tb)
+            if exc_type is not None and issubclass(exc_type, GanbenchError):
+                self.live.transient = True  # the user's mistake (or the interruption) is one line, alone
+            self.live.refresh()
+            return self.live.__exit__(exc_type, exc, tb)
+        finally:
+            self._release_logs()
 
     def _hold_logs(self) -> None:
         """(Re)attach the filter to every terminal handler (libraries add theirs as they load)."""
+        if self._closing:
+            return
         for handler in _terminal_handlers():
             if self._filter not in handler.filters:
                 handler.addFilter(self._filter)
@@ -258,6 +265,7 @@ class RichProgress:
         if not force and now - self._polled < self.poll_s:
             return
         self._polled = now
+        self._hold_logs()  # handlers a library added since the last event
         for row in list(self.trials.values()):
             if row["state"] == "running":
                 self._poll_one(row)

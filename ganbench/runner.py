@@ -21,6 +21,13 @@ and a stale claim has to be stolen safely. One lock (``filelock``: ``flock`` on
 ``<suite>/.driver.lock``, released by the kernel when the holder dies, so a killed driver never
 leaves the folder locked) gives "each trial trained once" with none of that; several machines
 share the work through a Ray cluster instead (``--address``).
+
+Ctrl-C or SIGTERM (:mod:`ganbench.interrupt`): the running trials stop after their current
+iteration, no queued trial starts, every trial still ``running`` on disk is marked ``interrupted``
+(its MLflow run ``KILLED``) once its process is gone (:func:`mark_interrupted`), tables and plots
+are written for what finished, and :class:`~ganbench.errors.Interrupted` carries the one line
+(``interrupted: 12/44 finished; run the same command to resume``, exit 130). A ``running`` status
+that a killed driver left is marked the same way when the next driver starts.
 """
 
 from __future__ import annotations
