@@ -331,12 +331,12 @@ class RichProgress:
         room = height - len(lines) - 3 - 1
         shown = running[:max(0, room)] if room >= 1 else []
         if shown:
-            table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False, padding=(0, 1))
+            table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True, padding=(0, 1))
             table.add_column("trial", no_wrap=True, overflow="ellipsis", max_width=max(12, width // 4))
-            table.add_column("iteration", justify="right", no_wrap=True)
-            table.add_column("it/s", justify="right", no_wrap=True)
-            table.add_column("last metrics", no_wrap=True, overflow="ellipsis")
-            table.add_column("losses", no_wrap=True, overflow="ellipsis")
+            table.add_column("iteration", justify="right", no_wrap=True, min_width=11)
+            table.add_column("it/s", justify="right", no_wrap=True, min_width=6)
+            table.add_column("last metrics", no_wrap=True, overflow="ellipsis", ratio=3)
+            table.add_column("losses", no_wrap=True, overflow="ellipsis", ratio=2)
             for row in shown:
                 step, iters = row.get("step"), row.get("iterations")
                 it_s = row.get("it_s")
