@@ -33,15 +33,16 @@ from ganbench.tracking import SUITE_TAG, TRIAL_TAG, default_tracking_uri
 from ganbench.trial import read_status
 from tests.conftest import REPO, kill_process_tree, write_suite
 
-# a WGAN-GP step costs ~5 GAN steps: side by side (Ray, 2 CPUs) or one after the other (--local),
-# the GAN trial finishes while the WGAN-GP trial is mid-training
+# a WGAN-GP step with 10 critic steps costs ~10 GAN steps: side by side (Ray, 2 CPUs) or one after
+# the other (--local), the GAN trial finishes while the WGAN-GP trial is mid-training
+ITERATIONS, EVAL_EVERY = 200, 20
 SUITE = textwrap.dedent("""\
     name: {name}
     datasets: [ring8]
-    methods: [gan, wgan_gp]
+    methods: [gan, {{name: wgan_gp, params: {{n_critic: 10}}}}]
     params: {{width: 8}}
     seeds: [0]
-    train: {{iterations: 300, batch_size: 16, eval_every: 20}}
+    train: {{iterations: 200, batch_size: 16, eval_every: 20}}
     eval: {{metrics: [modes], num_samples: 100, reference: train}}
     resources: {{cpus_per_trial: 1, gpus_per_trial: 0}}
 """)
@@ -59,8 +60,8 @@ def _window(trials: Path) -> bool:
     """One trial finished and another running with a checkpoint behind it and steps to go."""
     states = {f: read_status(f) or {} for f in trials.glob("*/")} if trials.is_dir() else {}
     finished = any(st.get("status") == "finished" for st in states.values())
-    mid = any(st.get("status") == "running" and (f / "checkpoint.pt").exists() and 0 < len(_evals(f)) < 10
-              for f, st in states.items())
+    mid = any(st.get("status") == "running" and (f / "checkpoint.pt").exists()
+              and 0 < len(_evals(f)) < ITERATIONS // EVAL_EVERY - 1 for f, st in states.items())
     return finished and mid
 
 
@@ -91,7 +92,7 @@ def _check_interrupted(results: Path, name: str, specs) -> tuple[str, list[dict]
     stopped = next(t for t, st in statuses.items() if st == "interrupted")
     status = read_status(trials / stopped)
     checkpoint = torch.load(trials / stopped / "checkpoint.pt", weights_only=True)["method"]["iteration"]
-    assert 0 < status["last_step"] == checkpoint < 300 and "resume" in status["error"]
+    assert 0 < status["last_step"] == checkpoint < ITERATIONS and "resume" in status["error"]
     evals = [e for e in _evals(trials / stopped) if e["step"] <= checkpoint]  # what a re-run keeps
     tables = (results / name / "tables.md").read_text()
     assert "| GAN " in tables  # the finished trial's row
@@ -108,7 +109,7 @@ def _check_resumed(results: Path, name: str, specs, stopped: str, before: list[d
     trials = results / name / "trials"
     assert all(read_status(trials / s.trial_id)["status"] == "finished" for s in specs)
     after = _evals(trials / stopped)
-    assert [e["step"] for e in after] == list(range(20, 301, 20))
+    assert [e["step"] for e in after] == list(range(EVAL_EVERY, ITERATIONS + 1, EVAL_EVERY))
     assert after[:len(before)] == before  # resumed from the checkpoint, not trained again from 0
     parents, children = _runs(results, name)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -183,4 +184,4 @@ def test_sigterm_on_a_local_run_in_this_process(tmp_path, one_thread):
     assert children[stopped].info.status == "KILLED" and children[stopped].data.tags["ganbench.status"] == "interrupted"
     progress = json.loads((trials / stopped / "progress.json").read_text())
     # it stopped at the iteration after the signal, before its next evaluation
-    assert progress["step"] <= _evals(trials / stopped)[-1]["step"] + 20
+    assert progress["step"] <= _evals(trials / stopped)[-1]["step"] + EVAL_EVERY
