@@ -73,14 +73,14 @@ class _OffDisplay(logging.Filter):
         super().__init__()
         self.path: Path | None = None
         self.pending: list[str] = []
-        self._last: int | None = None
+        self._last: logging.LogRecord | None = None
         self._format = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("ganbench") or record.levelno >= logging.ERROR:
             return True
-        if id(record) != self._last:  # one record reaches several handlers
-            self._last = id(record)
+        if record is not self._last:  # one record reaches several handlers (held: an id may be reused)
+            self._last = record
             try:
                 line = self._format.format(record)
             except Exception:  # a record whose message cannot be formatted: drop it quietly
