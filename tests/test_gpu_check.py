@@ -26,7 +26,8 @@ def test_gpu_check_tiny_on_cpu(one_thread, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(reference, "cache_dir", reference.cache_dir)  # the script swaps it; undo after
     monkeypatch.setattr(torch.nn.Module, "compile", torch.nn.Module.compile)  # likewise the backend patch
     try:
-        out = gpu_check.main(["--tiny", "--device", "cpu", "--n", "4", "--compile-backend", "aot_eager",
+        out = gpu_check.main(["--tiny", "--device", "cpu", "--n", "4", "--iters", "2", "--warm", "1",
+                              "--compile-backend", "aot_eager",
                               "--out", str(tmp_path / "g.json")])
     finally:
         reference.clear_memory_cache()

@@ -100,6 +100,7 @@ class FIDInf(_FrechetInf):
     name = "fid_inf"
     value_key = "fid_inf"
     outputs = {"fid_inf": LOWER}
+    display = {"fid_inf": "FID∞"}
     summary = ("FID extrapolated to n -> infinity (Chong & Forsyth 2020; 15 n, linear in 1/n, R² in the "
                "protocol); lower is better; GPU/full profile")
 
@@ -120,6 +121,7 @@ class FCDInf(_FrechetInf):
     name = "fcd_inf"
     value_key = "fcd_inf"
     outputs = {"fcd_inf": LOWER}
+    display = {"fcd_inf": "FCD∞"}
     datasets = frozenset({"mnist", "fashion_mnist"})
     summary = ("FCD (classifier features) extrapolated to n -> infinity like fid_inf; lower is better; "
                "CPU-friendly")
