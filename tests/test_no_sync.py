@@ -220,3 +220,19 @@ def test_compile_default_runs_or_falls_back_cleanly(one_thread, capsys, monkeypa
             assert result.last_losses[key] == pytest.approx(value, rel=1e-4, abs=1e-6)
     else:
         assert "cannot be compiled" in err and method.G._compiled_call_impl is None
+
+
+def test_suite_keys_reach_the_trial_spec_and_leave_default_ids_alone():
+    from ganbench.errors import GanbenchError
+    from ganbench.suite import parse_suite
+
+    base = {"name": "s", "datasets": ["mnist"], "methods": ["gan"], "seeds": [0],
+            "eval": {"metrics": ["fcd"], "num_samples": 50}}
+    default = parse_suite(base, "s.yaml").expand()[0]
+    assert (default.log_every, default.compile) == (None, "none")
+    assert "log_every" not in default.to_dict() and "compile" not in default.to_dict()
+    set_ = parse_suite({**base, "train": {"log_every": 10, "compile": "reduce-overhead"}}, "s.yaml").expand()[0]
+    assert set_.to_dict()["log_every"] == 10 and set_.to_dict()["compile"] == "reduce-overhead"
+    assert set_.trial_id != default.trial_id and type(set_).from_dict(set_.to_dict()) == set_
+    with pytest.raises((GanbenchError, ValueError)):
+        parse_suite({**base, "train": {"compile": "max-autotune"}}, "s.yaml")
