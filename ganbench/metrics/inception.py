@@ -301,7 +301,9 @@ class InceptionExtractor(Extractor):
         start = time.perf_counter()
         for i in range(0, len(images), batch):
             x = resize_pixels(device_pixels(images[i : i + batch], device), self.resize, device)
-            feats.append(net((x - 128.0) / 128.0).reshape(-1, FEATURE_DIM).float())
+            # channels-last, as the former per-image NHWC resize produced: ~20% faster convs on a CPU
+            x = ((x - 128.0) / 128.0).contiguous(memory_format=torch.channels_last)
+            feats.append(net(x).reshape(-1, FEATURE_DIM).float())
             if device.type == "cpu" and i // batch % 20 == 19:
                 log.info("inception features: %d/%d images in %.0f s",
                          i + batch, len(images), time.perf_counter() - start)
