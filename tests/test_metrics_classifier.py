@@ -71,7 +71,7 @@ def test_fcd_is_zero_on_the_reference_itself_and_grows_with_damage(classifier):
     idx = reference.reference_indices(len(x), 1000, seed=3)
     ref = x[idx]
     vals, proto = compute_metrics(ref, "mnist", ["fcd"], num_samples=1000, reference="train", reference_seed=3)
-    assert abs(vals["fcd"]) < 1e-6
+    assert abs(vals["fcd"]) < 1e-5  # float32 features; the eigen route leaves ~1e-6 of round-off
     assert proto["fcd"]["n_ref"] == 1000 and proto["fcd"]["split"] == "train"
     assert proto["fcd"]["weights_sha1"] == classifier.sha1
     xt, _ = load_dataset("mnist", "test")
