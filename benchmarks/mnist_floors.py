@@ -1,5 +1,5 @@
 """Real-vs-real floors of ganbench's metrics on every dataset that can be loaded, each timed
-(methods_spec.md §5.7: publish the floor next to every number; issue 4: FID, KID, P/R, D/C, FCD,
+(a floor belongs next to every number; issue 4: FID, KID, P/R, D/C, FCD,
 classifier IS; issue 12: every dataset, both FID resize modes).
 
 Prints one JSON object: per dataset, per group, each metric's values, protocol and seconds, plus
