@@ -39,12 +39,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ganbench.data.base import DatasetInfo
-from ganbench.methods.adversarial import net_family
 from ganbench.methods.base import MethodParams
 from ganbench.methods.conditional import ConditionalAdversarialMethod
 from ganbench.nets.layers import DNorm
-from ganbench.registry import METHODS, NETS
+from ganbench.registry import METHODS
 
 
 def source_terms(real_src: torch.Tensor, fake_src: torch.Tensor) -> torch.Tensor:
@@ -87,12 +85,7 @@ class ACGAN(ConditionalAdversarialMethod):
     paper = "Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs"
     Params = ACGANParams
 
-    def build_nets(self, params, info: DatasetInfo):
-        family = net_family(params, info)
-        g = NETS.get("cond_concat_g")(family, params.z_dim, info.shape, info.num_classes, width=params.width)
-        d = NETS.get("acgan_d")(family, info.shape, info.num_classes, width=params.width,
-                                norm=params.d_norm, minibatch_std=params.minibatch_std)
-        return g, d
+    d_net = "acgan_d"
 
     def d_step_loss(self, real, y, fake, y_fake):
         real_src, real_cls = self.D(real)

@@ -27,13 +27,11 @@ the conditioning, and G uses the non-saturating loss instead of eq. 2's log(1 âˆ
 
 from __future__ import annotations
 
-from ganbench.data.base import DatasetInfo
 from ganbench.methods import gan
-from ganbench.methods.adversarial import net_family
 from ganbench.methods.base import MethodParams
 from ganbench.methods.conditional import ConditionalAdversarialMethod
 from ganbench.nets.layers import DNorm
-from ganbench.registry import METHODS, NETS
+from ganbench.registry import METHODS
 
 
 class CGANParams(MethodParams):
@@ -54,12 +52,7 @@ class CGAN(ConditionalAdversarialMethod):
     paper = "Mirza & Osindero 2014, Conditional Generative Adversarial Nets"
     Params = CGANParams
 
-    def build_nets(self, params, info: DatasetInfo):
-        family = net_family(params, info)
-        g = NETS.get("cond_concat_g")(family, params.z_dim, info.shape, info.num_classes, width=params.width)
-        d = NETS.get("cond_maps_d")(family, info.shape, info.num_classes, width=params.width,
-                                    norm=params.d_norm, minibatch_std=params.minibatch_std)
-        return g, d
+    d_net = "cond_maps_d"
 
     def d_loss(self, real_logits, fake_logits):
         return gan.discriminator_loss(real_logits, fake_logits)

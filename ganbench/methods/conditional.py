@@ -66,8 +66,20 @@ class ConditionalAdversarialMethod(AdversarialMethod):
                 loc=(), input=info.name)])
         return super().resolve_params(overrides, info)
 
+    #: the conditional nets (``ganbench.nets.conditional``) wrapped around ``params.net``'s family;
+    #: a method with nets of its own (BigGAN, projection) overrides :meth:`build_nets`
+    g_net: ClassVar[str] = "cond_concat_g"
+    d_net: ClassVar[str] = "cond_maps_d"
+
     def build_nets(self, params: MethodParams, info: DatasetInfo) -> tuple[nn.Module, nn.Module]:
-        raise NotImplementedError(f"{type(self).__name__} must build G(z, y) and D(x, y)")
+        from ganbench.methods.adversarial import net_family
+        from ganbench.registry import NETS
+
+        family = net_family(params, info)
+        g = NETS.get(self.g_net)(family, params.z_dim, info.shape, info.num_classes, width=params.width)
+        d = NETS.get(self.d_net)(family, info.shape, info.num_classes, width=params.width,
+                                 norm=params.d_norm, minibatch_std=params.minibatch_std)
+        return g, d
 
     # -- the paper's pieces (labels added) -------------------------------------------------
     def d_step_loss(self, real: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,

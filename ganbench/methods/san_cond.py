@@ -46,14 +46,12 @@ hinge base loss only (the paper's main setting).
 
 from __future__ import annotations
 
-from ganbench.data.base import DatasetInfo
 from ganbench.methods import hinge
-from ganbench.methods.adversarial import net_family
 from ganbench.methods.base import MethodParams
 from ganbench.methods.conditional import ConditionalAdversarialMethod
 from ganbench.methods.san_losses import direction_loss, san_discriminator_loss
 from ganbench.nets.layers import DNorm
-from ganbench.registry import METHODS, NETS
+from ganbench.registry import METHODS
 
 
 class SANCondParams(MethodParams):
@@ -74,12 +72,7 @@ class SANCond(ConditionalAdversarialMethod):
     paper = "Takida et al. 2024, SAN: Inducing Metrizability of GAN with Discriminative Normalized Linear Layer"
     Params = SANCondParams
 
-    def build_nets(self, params, info: DatasetInfo):
-        family = net_family(params, info)
-        g = NETS.get("cond_concat_g")(family, params.z_dim, info.shape, info.num_classes, width=params.width)
-        d = NETS.get("san_cond_d")(family, info.shape, info.num_classes, width=params.width,
-                                   norm=params.d_norm, minibatch_std=params.minibatch_std)
-        return g, d
+    d_net = "san_cond_d"
 
     def d_loss(self, real_logits, fake_logits):
         return hinge.discriminator_loss(real_logits, fake_logits)
