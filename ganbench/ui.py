@@ -120,19 +120,23 @@ def suite_links(results: Path, base: str) -> list[tuple[str, str]]:
 
 def serve(results: Path, host: str, port: int, create: bool = False) -> None:
     proc = start_server(results, host, port, create)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    print(f"MLflow UI and tracking server: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-    try:
-        for name, url in suite_links(results, base):
-            print(f"  {name}: {url}", flush=True)
-    except Exception as exc:  # the links are a convenience; the server runs regardless
-        print(f"  (no suite links: {type(exc).__name__}: {exc})", flush=True)
+    # the stop signals are caught from the moment the server exists: a SIGHUP while the suite
+    # links are looked up (MLflow's imports take seconds) must stop the server too, not orphan it
     stop_signals = (signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
                 for sig in stop_signals}
     started = time.monotonic()
     code = None
     try:
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        print(f"MLflow UI and tracking server: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+        try:
+            for name, url in suite_links(results, base):
+                print(f"  {name}: {url}", flush=True)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # the links are a convenience; the server runs regardless
+            print(f"  (no suite links: {type(exc).__name__}: {exc})", flush=True)
         code = proc.wait()
     except KeyboardInterrupt:
         pass
