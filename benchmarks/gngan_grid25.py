@@ -2,9 +2,9 @@
 
 Trains ``gngan`` (and any variants given with ``--variant name:key=value,key=value``) on
 ``grid25`` or ``ring8`` for ``--iterations`` iterations per seed, then prints one JSON object:
-per variant and seed, the mode metric (modes covered, high-quality fraction, KL; 2,500 samples,
-3σ rule) plus the diagnostics behind the investigation recorded in
-:mod:`ganbench.methods.gngan`:
+per variant and seed, and as mean and sample standard deviation over the seeds, the mode metric
+(modes covered, high-quality fraction, KL; 2,500 samples, 3σ rule) plus the diagnostics behind
+the investigation recorded in :mod:`ganbench.methods.gngan`:
 
 - ``off_data``: fraction of G(z) farther than 3σ from every centre (1 − modes_hq);
 - ``max_norm``: the largest ‖G(z)‖ (the data lie within ‖x‖ ≤ 5.7 on grid25);
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 
@@ -110,8 +111,12 @@ def main(argv=None) -> dict:
             runs[seed] = run_one(args.method, params, args.dataset, args.iterations, args.batch, seed)
             print(name, seed, json.dumps(runs[seed]), file=sys.stderr, flush=True)
         keys = [k for k in runs[seeds[0]] if isinstance(runs[seeds[0]][k], float)]
-        mean = {k: sum(r[k] for r in runs.values() if r.get(k) is not None) / len(runs) for k in keys}
-        result["variants"][name] = {"params": params, "runs": runs, "mean": mean}
+        mean, std = {}, {}
+        for k in keys:
+            values = [r[k] for r in runs.values() if r.get(k) is not None]
+            mean[k] = statistics.fmean(values)
+            std[k] = statistics.stdev(values) if len(values) > 1 else 0.0  # sample std over seeds
+        result["variants"][name] = {"params": params, "runs": runs, "mean": mean, "std": std}
     print(json.dumps(result, indent=1))
     return result
 

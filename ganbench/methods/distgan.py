@@ -1,6 +1,7 @@
 """Dist-GAN (Tran, Bui, Cheung, "Dist-GAN: An Improved GAN using Distance Constraints",
-ECCV 2018), as in the official code (tntrung/gan ``distgan_image/distgan.py``; methods_spec.md
-§1.1), plus the machinery it shares with GN-GAN (:mod:`ganbench.methods.gngan`).
+ECCV 2018, arXiv 1803.08887), as in the authors' official code (repository tntrung/gan,
+``distgan_image/distgan.py`` and ``distgan_toy2d/``), plus the machinery it shares with GN-GAN
+(:mod:`ganbench.methods.gngan`).
 
 Networks: encoder E (x→z), generator G (z→x), discriminator D with logit l(x) and features
 f(x) (D's flattened last block, before the linear head). Prior z ~ U(−1, 1)^d.
@@ -136,7 +137,7 @@ def build_encoder(params: MethodParams, info: DatasetInfo) -> nn.Module:
 
 
 class AutoEncodingGANParams(MethodParams):
-    """Shared by Dist-GAN and GN-GAN: Dist-GAN's DCGAN setting [methods_spec.md §1.1]."""
+    """Shared by Dist-GAN and GN-GAN: Dist-GAN's DCGAN setting (official code, tntrung/gan)."""
 
     lr_e: float = 2e-4  # the auto-encoder step's Adam (official opt_r)
     lr_g: float = 2e-4

@@ -1,10 +1,11 @@
 """GN-GAN: "Improving GAN with Neighbors Embedding and Gradient Matching" (Tran, Bui, Cheung,
 AAAI 2019, arXiv 1811.01333).
 
-No official GN-GAN code was ever released (methods_spec.md §1.0); ganbench follows the seed
-report (shared/seeds/000_*.txt, the authority for GN-GAN's formulas) and its Algorithm 1, and
-takes everything the report leaves open from Dist-GAN's official code (§1.1), GN-GAN's
-predecessor by the same authors. Per iteration:
+No official GN-GAN code was ever released: the authors' repository (tntrung/gan) holds only
+Dist-GAN code and announces GN-GAN as "update soon". ganbench follows the GN-GAN student report
+(the seed report, in French; the authority for GN-GAN's formulas) and its Algorithm 1, and
+takes everything the report leaves open from Dist-GAN's official code (tntrung/gan; see
+:mod:`ganbench.methods.distgan`), GN-GAN's predecessor by the same authors. Per iteration:
 
   x <- mini-batch of m data points;  z <- m samples of P_z = U(−1, 1)^d
   1. E, G <- min V_AE(E, G) = ‖x − G(E(x))‖² + λ_r · V_R(E, G)
@@ -30,7 +31,7 @@ the preset. Defaults and their status:
   regulariser R_reg; UNVERIFIED for V_R).
 - α = 0.05: Dist-GAN's weight of reconstructions in D's loss; the paper's value is UNVERIFIED
   (the report's tuned value is 0.06; the report notes raising it because D was too strong).
-- λ_m1 = λ_m2 = 1.0: UNVERIFIED (methods_spec.md §1.2: "small constants of order 1").
+- λ_m1 = λ_m2 = 1.0: UNVERIFIED (neither the report nor any code gives them; order-1 constants).
 
 ganbench choices where the report is silent (each also a parameter where it matters):
 - V_R's latent batch is the prior sample z and its G(z) (``ne_batch: prior``): the report

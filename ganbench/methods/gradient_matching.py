@@ -1,5 +1,6 @@
 """Generator objectives on discriminator scores: Dist-GAN's score distance and GN-GAN's
-gradient matching (Tran, Bui, Cheung, AAAI 2019; formulas as in the seed report, Eq. (1)).
+gradient matching (Tran, Bui, Cheung, AAAI 2019; formulas as in the GN-GAN student report, the
+seed report, Eq. (1)).
 
 Notation: l(x) is D's logit and D(x) = σ(l(x)) the probability, as in the report's V_D
 (E log D(x) + E log(1 − D(G(z)))).
@@ -17,8 +18,8 @@ Notation: l(x) is D's logit and D(x) = σ(l(x)) the probability, as in the repor
       λ_m1 (E_x ‖∇D(x)‖ − E_z ‖∇D(G(z))‖)² + λ_m2 (E_x |∇D(x)ᵀx| − E_z |∇D(G(z))ᵀG(z)|)²
 
 ganbench choices where the sources are silent:
-- ∇ is the input gradient of the probability D = σ(l) by default (the report's D; the
-  spec's ∇σD). ``score="logit"`` differentiates the logit instead (never saturates); the
+- ∇ is the input gradient of the probability D = σ(l) by default (the report's ∇_x D(x),
+  with its D a probability). ``score="logit"`` differentiates the logit instead (never saturates); the
   first term always uses σ(l).
 - ∇_x D(x_i) for a batch is the gradient of Σ_i D(x_i) w.r.t. the batch, i.e. per-sample
   gradients as long as D treats samples independently (with batch norm in training mode
