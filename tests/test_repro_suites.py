@@ -49,6 +49,12 @@ def test_pacgan_2d_protocol():
     assert (gan.value, gan.spread, gan.runs) == (17.3, 0.8, 10)
     assert _published(suite, "GAN", "ring8", "modes_covered").value == 6.3
     assert _published(suite, "PacGAN4", "grid25", "modes_covered").value == 24.8
+    # Table 1 has modes, HQ % and reverse KL for each of the 4 rows on both mixtures
+    assert {p.key for p in suite.published} == {(m.row, d, k) for m in suite.methods for d in suite.datasets
+                                                 for k in ("modes_covered", "modes_hq", "modes_kl")}
+    hq = _published(suite, "PacGAN2", "ring8", "modes_hq")
+    assert (hq.value, hq.spread) == (0.956, 0.02)  # 95.6 ± 2.0 %
+    assert _published(suite, "PacGAN4", "grid25", "modes_kl").value == 0.04
     # a quick profile is a smoke run of the same rows
     quick = load_suite(REPRO / "pacgan_2d.yaml", quick=True)
     assert [m.row for m in quick.methods] == [m.row for m in suite.methods]
@@ -58,9 +64,11 @@ def test_stacked_mnist_and_lucic_protocols():
     stacked = load_suite(REPRO / "stacked_mnist.yaml")
     assert stacked.eval.num_samples == 26000 and stacked.eval.metrics == ["stacked_modes"]
     assert _published(stacked, "DCGAN", "stacked_mnist", "stacked_modes_covered").value == 99
-    assert _published(stacked, "PacDCGAN2", "stacked_mnist", "stacked_kl").value == 0.06
+    pac_kl = _published(stacked, "PacDCGAN2", "stacked_mnist", "stacked_kl")
+    assert (pac_kl.value, pac_kl.spread, pac_kl.runs) == (0.06, 0.003, 10)  # a standard error
     lucic = load_suite(REPRO / "lucic2018_mnist.yaml")
     assert lucic.eval.num_samples == 10000 and lucic.eval.reference == "test"
     assert lucic.eval.resize == "legacy_tensorflow" and lucic.train.batch_size == 64
     assert _published(lucic, "WGAN-GP", "mnist", "fid").spread == 5.0
     assert _published(lucic, "WGAN", "fashion_mnist", "fid").value == 21.5
+    assert _published(lucic, "BEGAN", "fashion_mnist", "fid").value == 22.9

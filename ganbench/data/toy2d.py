@@ -1,7 +1,9 @@
 """2D Gaussian mixtures of the VEEGAN/PacGAN mode-collapse protocol.
 
-methods_spec.md §5.6 (PacGAN ``synthetic_data_experiments``): ``ring8`` has 8 modes on the
-unit circle with std 0.01; ``grid25`` has 25 modes at {-4,-2,0,2,4}² with std 0.05.
+As in Lin et al. 2018 (PacGAN, §5.1; code fjxmlzn/PacGAN ``synthetic_data_experiments/
+2DRing_GAN&PacGAN/config.py`` and ``2DGrid_GAN&PacGAN/config.py``, after Srivastava et al. 2017,
+VEEGAN, §5.1): ``ring8`` has 8 modes on the unit circle with std 0.01; ``grid25`` has 25 modes
+at {-4,-2,0,2,4}² with std 0.05; equal weights. The PacGAN code trains on 100,000 points.
 Training sets hold 100k points; a test set of 10k is drawn from another seed.
 The points are used in their original units (no rescaling), so the mode metric's 3σ
 threshold is the paper's.

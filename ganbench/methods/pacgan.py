@@ -12,10 +12,16 @@ Packing is the shared ``pack: m`` option of every adversarial method
 with m = 2 ("PacGAN2", the degree the paper's title refers to; its tables also run 3 and 4).
 
 Defaults: m = 2; DCGAN nets, Adam lr 2e-4, β1 0.5 for images (the paper's Stacked-MNIST
-experiments, VEEGAN setting); the MLP nets for points. Departures: for the 2D mixtures the
-paper's networks are a 4×400 BN/ReLU MLP generator and a 3×200 maxout discriminator trained
-with Adam 1e-4, β1 0.8 (methods_spec.md §5.6); ganbench uses its shared MLPs and the GAN
-defaults so that the packing degree is the only difference from ``gan``.
+experiments, VEEGAN setting, §5.2; its code fjxmlzn/PacGAN ``stacked_MNIST_experiments/
+VEEGAN_experiment/config.py``); the MLP nets for points. Departures:
+- for the 2D mixtures (§5.1) the paper's networks are a 4×400 BN/ReLU MLP generator and a
+  3×200 maxout discriminator trained with Adam 1e-4, β1 0.8 (fjxmlzn/PacGAN
+  ``synthetic_data_experiments/2DGrid_GAN&PacGAN/config.py``); this row's defaults are
+  ganbench's shared MLPs and GAN optimiser, so that the packing degree is the only difference
+  from ``gan``. The paper's nets are ``net: pacgan_mlp`` (:mod:`ganbench.nets.pacgan_mlp`),
+  used with the paper's optimiser by ``suites/repro/pacgan_2d.yaml``;
+- a batch of N samples is packed into N/m groups (N must be a multiple of m), whereas the
+  PacGAN code draws m·N samples per step and feeds D N groups of m.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Mode coverage of 2D Gaussian mixtures: the VEEGAN/PacGAN protocol (methods_spec.md §5.6).
+"""Mode coverage of 2D Gaussian mixtures: the VEEGAN/PacGAN protocol.
 
-Srivastava et al. 2017 (VEEGAN) and Lin et al. 2018 (PacGAN, ``synthetic_data_experiments``):
+Srivastava et al. 2017 (VEEGAN, §5.1) and Lin et al. 2018 (PacGAN, §5.1, Table 1; code
+fjxmlzn/PacGAN ``synthetic_data_experiments/PacGAN/pacgan/extensions.py``, ``MetricLogger``):
 each generated point is assigned to its nearest mode centre (all modes share one σ, so the
 std-normalised distance ranks like the Euclidean one) and is *high quality* (HQ) when that
 distance is below 3σ. The dataset supplies the centres and σ (``info.extras``).
@@ -11,8 +12,11 @@ distance is below 3σ. The dataset supplies the centres and σ (``info.extras``)
   histogram q of HQ samples over the K modes. Empty modes contribute 0·log 0 = 0, so no epsilon
   is needed; dropped modes still raise it because the mass moves to the remaining ones (all mass
   on one mode gives log K). With no HQ sample at all q is undefined and we report log K, the
-  value of total collapse. PacGAN's code logs a JSD instead and the direction of its paper's
-  KL is unverified (§5.6), so compare ``modes_kl`` only within ganbench.
+  value of total collapse. PacGAN's 2D code logs a JSD to uniform (and the entropy) instead,
+  so the histogram behind its Table 1 "reverse KL" is not in the code; its Stacked-MNIST code
+  (``VEEGAN_experiment/model.py``) computes KL(generated ‖ uniform), the direction used here,
+  and the only one finite when modes are dropped. Compare ``modes_kl`` with the paper's as
+  indicative only.
 """
 
 from __future__ import annotations

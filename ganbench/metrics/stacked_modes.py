@@ -1,4 +1,6 @@
-"""Stacked-MNIST mode count and KL (Metz et al. 2017; VEEGAN; PacGAN §5.2; methods_spec.md §5.6).
+"""Stacked-MNIST mode count and KL (Metz et al. 2017, unrolled GAN; Srivastava et al. 2017, VEEGAN;
+Lin et al. 2018, PacGAN, §5.2, Table 2, code fjxmlzn/PacGAN ``stacked_MNIST_experiments/
+VEEGAN_experiment/model.py``).
 
 Each generated 3×28×28 image is split into its three channels; ganbench's MNIST classifier
 (:func:`~ganbench.metrics.mnist_classifier.load_classifier`, ≥ 99 % test accuracy) labels each
@@ -9,7 +11,8 @@ channel with its argmax digit, and the image's mode is ``100·c0 + 10·c1 + c2``
 - ``stacked_kl`` (lower is better): KL(mode histogram ‖ uniform over 1000) = Σ_m p_m log(1000 p_m)
   with 0·log 0 = 0 (no smoothing); 0 for a uniform histogram, log 1000 ≈ 6.91 for one mode.
 
-Those papers use 25 600 samples (PacGAN) or more; with n samples from a perfect generator the
+PacGAN's VEEGAN-setting code evaluates 26,000 samples (``num_test_sample`` in its
+``config.py``); with n samples from a perfect generator the
 expected count is 1000·(1 − (1 − 1/1000)ⁿ) (≈ 1000 at n = 25 600, ≈ 632 at n = 1000) and the
 expected KL is biased up at small n, so compare only at equal n, and use n ≥ 25 600 for numbers
 comparable to the literature (not enforced). No reference split is involved (the target is the
