@@ -31,15 +31,17 @@ def _method(name="gan"):
 
 @pytest.fixture
 def sync_calls(monkeypatch):
-    """A list that gets one entry (caller module, method) per syncing call from ganbench code."""
+    """A list that gets one entry (caller module, caller function, method) per syncing call from
+    ganbench code."""
     calls: list = []
     for name in SYNCING:
         original = getattr(torch.Tensor, name)
 
         def counted(self, *args, _name=name, _original=original, **kwargs):
-            caller = sys._getframe(1).f_globals.get("__name__", "")
+            frame = sys._getframe(1)
+            caller = frame.f_globals.get("__name__", "")
             if caller.startswith("ganbench."):
-                calls.append((caller, _name))
+                calls.append((caller, frame.f_code.co_qualname, _name))
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, name, counted)
@@ -55,21 +57,15 @@ def test_counter_sees_a_float_in_ganbench_code(sync_calls):
     train._clone({"a": loss})  # ganbench code that does not read values
     assert sync_calls == []
     train.Trainer._flush(type("W", (), {"_sums": {"x": loss}, "_counts": {"x": 1}})())
-    assert [name for _, name in sync_calls] == ["cpu", "tolist"]
+    assert [(where, name) for _, where, name in sync_calls] == [("Trainer._flush", "cpu"), ("Trainer._flush", "tolist")]
 
 
-def test_no_sync_between_windows_and_window_means(one_thread, sync_calls):
-    torch.manual_seed(0)
-    data = Ring8().load_split("test")[0]
-    method = _method()
-    per_step: dict[int, int] = {}
-    logged: list = []
+def _windowed_run(method, data, sync_calls, labels=None, batch=8, iterations=6, log_every=3):
+    """Trains ``method`` through the Trainer; returns (its result, the syncing calls counted at
+    each step's on_step, the windows logged, each step's returned losses)."""
+    per_step: dict[int, list] = {}
     seen = [0]
-
-    def on_step(step, elapsed):
-        per_step[step] = len(sync_calls) - seen[0]
-        seen[0] = len(sync_calls)
-
+    logged: list = []
     steps_losses: list = []
     original_step = method.step
 
@@ -78,26 +74,115 @@ def test_no_sync_between_windows_and_window_means(one_thread, sync_calls):
         steps_losses.append(out)
         return out
 
+    def on_step(step, elapsed):
+        per_step[step] = sync_calls[seen[0]:]
+        seen[0] = len(sync_calls)
+
     method.step = recording_step
-    trainer = Trainer(method, data, 16, 12, 12, lambda m: ({}, {}), lambda *a: None,
-                      log_every=4, on_step=on_step, on_log=lambda step, losses: logged.append((step, losses)))
-    result = trainer.run()
+    result = Trainer(method, data, batch, iterations, iterations, lambda m: ({}, {}), lambda *a: None,
+                     labels=labels, log_every=log_every, on_step=on_step,
+                     on_log=lambda step, losses: logged.append((step, losses))).run()
     assert result.status == "finished"
+    return result, per_step, logged, steps_losses
+
+
+def _assert_window_means(logged, steps_losses, log_every):
+    """Each logged value is the mean of the steps of its window that returned that key."""
+    for i, (_, window) in enumerate(logged):
+        chunk = steps_losses[log_every * i: log_every * (i + 1)]
+        for key, value in window.items():
+            got = [float(c[key]) for c in chunk if key in c]
+            assert value == pytest.approx(sum(got) / len(got), rel=1e-6), key
+
+
+#: the one window flush's syncing calls: one transfer of the stacked window sums
+FLUSH = [("ganbench.train", "Trainer._flush", "cpu"), ("ganbench.train", "Trainer._flush", "tolist")]
+
+
+def test_no_sync_between_windows_and_window_means(one_thread, sync_calls):
+    torch.manual_seed(0)
+    data = Ring8().load_split("test")[0]
+    result, per_step, logged, steps_losses = _windowed_run(_method(), data, sync_calls, batch=16, iterations=12,
+                                                           log_every=4)
     # the adversarial step returns device tensors, not floats
     assert all(isinstance(v, torch.Tensor) and v.ndim == 0 for v in steps_losses[0].values())
     # syncs happen only in the flush after a window's last step (steps 4, 8, 12), which on_step
     # of the following step sees; step 12's flush comes after its on_step, so nothing is
     # counted at any step.
-    assert per_step == {s: (2 if s in (5, 9) else 0) for s in range(1, 13)}
-    assert len(sync_calls) == 3 * 2  # cpu + tolist once per window, nothing else
+    assert per_step == {s: (FLUSH if s in (5, 9) else []) for s in range(1, 13)}
+    assert sync_calls == FLUSH * 3  # cpu + tolist once per window, nothing else
     # the logged values are the window means of the per-step losses
-    assert [s for s, _ in logged] == [4, 8, 12]
-    for i, (_, window) in enumerate(logged):
-        chunk = steps_losses[4 * i: 4 * i + 4]
-        for key in ("loss_d", "loss_g"):
-            expected = sum(float(c[key]) for c in chunk) / 4
-            assert window[key] == pytest.approx(expected, rel=1e-6)
+    assert [s for s, _ in logged] == [4, 8, 12] and set(logged[0][1]) == {"loss_d", "loss_g"}
+    _assert_window_means(logged, steps_losses, 4)
     assert result.last_losses == logged[-1][1]
+
+
+# -- the conditional and translation loops -------------------------------------------------------
+def _assert_six_steps_without_sync(per_step, logged, steps_losses, sync_calls):
+    """Six steps in windows of 3: the only syncs are the flush of the window ending at step 3,
+    seen by step 4's on_step (step 6's flush comes after its on_step); every step returned
+    detached 0-d tensors; the logged values are their window means."""
+    assert per_step == {s: (FLUSH if s == 4 else []) for s in range(1, 7)}, per_step
+    assert sync_calls == FLUSH * 2
+    for out in steps_losses:
+        assert out and all(isinstance(v, torch.Tensor) and v.ndim == 0 and not v.requires_grad
+                           for v in out.values()), out
+    _assert_window_means(logged, steps_losses, 3)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("acgan", {}),                     # extra stats from d_step_loss (d_source, d_class)
+    ("biggan", {"ema_g": 0.9}),        # G's regulariser (g_reg), EMA with a start, SN
+    ("icgan", {"encoder_start": 0.5}),  # the encoder steps in the trial's second half
+])
+def test_conditional_steps_make_no_sync_between_windows(one_thread, sync_calls, name, params):
+    from ganbench.data.mnist import MNIST
+
+    info = MNIST.info
+    cls = METHODS.get(name)
+    torch.manual_seed(0)
+    method = cls(cls.Params(**cls.resolve_params({"width": 4, "z_dim": 8, **params}, info)), info)
+    data = torch.rand(64, *info.shape) * 2 - 1
+    labels = torch.randint(info.num_classes, (64,))
+    _, per_step, logged, steps_losses = _windowed_run(method, data, sync_calls, labels=labels)
+    _assert_six_steps_without_sync(per_step, logged, steps_losses, sync_calls)
+    extra = {"acgan": {"d_source", "d_class"}, "biggan": {"g_reg"}, "icgan": {"loss_ez", "loss_ey"}}[name]
+    assert {"loss_d", "loss_g"} | extra <= set(logged[-1][1])
+
+
+@pytest.mark.parametrize("name, params", [
+    ("cyclegan", {"pool_size": 0, "lambda_identity": 0.5}),
+    ("dualgan", {}),
+    ("discogan", {}),
+])
+def test_translation_steps_make_no_sync_between_windows(one_thread, sync_calls, name, params):
+    from ganbench.data.base import get_dataset
+
+    info = get_dataset("mnist2edges").info
+    cls = METHODS.get(name)
+    torch.manual_seed(0)
+    method = cls(cls.Params(**cls.resolve_params({"width": 4, **params}, info)), info)
+    data = torch.rand(64, 2 * info.shape[0], *info.shape[1:]) * 2 - 1  # pair rows: A channels, then B's
+    _, per_step, logged, steps_losses = _windowed_run(method, data, sync_calls)
+    _assert_six_steps_without_sync(per_step, logged, steps_losses, sync_calls)
+    assert {"loss_d", "loss_g"} <= set(logged[-1][1])
+
+
+def test_cyclegan_pool_reads_only_the_cpu_random_draws(one_thread, sync_calls):
+    """With a history pool, CycleGAN's only host reads besides the flush are the pool's coin flips
+    and indices, drawn from torch's CPU generator (so no wait on the device the nets run on)."""
+    from ganbench.data.base import get_dataset
+
+    info = get_dataset("mnist2edges").info
+    cls = METHODS.get("cyclegan")
+    torch.manual_seed(0)
+    method = cls(cls.Params(**cls.resolve_params({"width": 4, "pool_size": 4}, info)), info)
+    data = torch.rand(64, 2 * info.shape[0], *info.shape[1:]) * 2 - 1
+    _windowed_run(method, data, sync_calls, iterations=3)
+    pool = [c for c in sync_calls if c not in FLUSH]
+    assert pool and {(m, where) for m, where, _ in pool} == {("ganbench.methods.cyclegan", "ImagePool.query")}
+    assert {name for _, _, name in pool} <= {"__float__", "__int__"}
+    assert len(method.pool_a.images) == len(method.pool_b.images) == 4
 
 
 def test_divergence_is_caught_within_the_window(one_thread):

@@ -24,9 +24,8 @@ Nets: G(z, c) = G_family([z, onehot(c)]) (``cond_concat_g``; the paper's ImageNe
 takes the class as part of its input vector); D = the family's body with a source head and a
 K-way class head on the same features (``acgan_d``); ``net`` (``auto`` = ``dcgan``), ``width``,
 ``d_norm`` and ``minibatch_std`` as for ``gan``. Defaults: Adam lr 2e-4, β = (0.5, 0.999) (the
-paper's appendix tables, recalled rather than re-checked; methods_spec.md §4 marks them
-unverified), one D step per G step, z ~ N(0, I) 100-d (the paper: 110-d input = 100-d z plus
-the class).
+paper's appendix tables, recalled rather than re-checked), one D step per G step, z ~ N(0, I)
+100-d (the paper: 110-d input = 100-d z plus the class).
 
 Departures: the paper's nets (its Appendix, for 32×32 CIFAR-10 and 128×128 ImageNet, with
 dropout in D) are replaced by the shared DCGAN-style nets at 28/32 px; the paper trains 100
@@ -41,7 +40,6 @@ import torch.nn.functional as F
 
 from ganbench.methods.base import MethodParams
 from ganbench.methods.conditional import ConditionalAdversarialMethod
-from ganbench.nets.layers import DNorm
 from ganbench.registry import METHODS
 
 
@@ -56,10 +54,10 @@ def class_term(class_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def discriminator_loss(real_src, real_cls, y_real, fake_src, fake_cls, y_fake) -> tuple[torch.Tensor, dict]:
-    """−(L_S + L_C), plus its two parts."""
+    """−(L_S + L_C), plus its two parts (detached 0-d tensors)."""
     l_s = source_terms(real_src, fake_src)
     l_c = class_term(real_cls, y_real) + class_term(fake_cls, y_fake)
-    return l_s + l_c, {"d_source": float(l_s.detach()), "d_class": float(l_c.detach())}
+    return l_s + l_c, {"d_source": l_s.detach(), "d_class": l_c.detach()}
 
 
 def generator_loss(fake_src: torch.Tensor, fake_cls: torch.Tensor, y_fake: torch.Tensor) -> torch.Tensor:
@@ -68,12 +66,8 @@ def generator_loss(fake_src: torch.Tensor, fake_cls: torch.Tensor, y_fake: torch
 
 
 class ACGANParams(MethodParams):
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_critic: int = 1
-    d_norm: DNorm = "bn"
+    """The shared options; their defaults are the ones above (Adam 2e-4, β = (0.5, 0.999), one D
+    step, BN in D)."""
 
 
 @METHODS.register("acgan")

@@ -25,12 +25,13 @@ RealSampler = Callable[[], torch.Tensor]
 
 
 @torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """G(z) with G in eval mode (batch norm on its running statistics), mode restored after."""
+def generate(G: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """G(z) (or G(z, y), ...) with G in eval mode (batch norm on its running statistics), mode
+    restored after."""
     was_training = G.training
     G.eval()
     try:
-        return G(z)
+        return G(*inputs)
     finally:
         G.train(was_training)
 

@@ -53,7 +53,7 @@ from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.methods import hinge
-from ganbench.methods.base import MethodParams, RealSampler, balanced_labels
+from ganbench.methods.base import MethodParams, RealSampler
 from ganbench.methods.conditional import ConditionalAdversarialMethod
 from ganbench.nets.biggan import orthogonal_init
 from ganbench.nets.layers import DNorm
@@ -145,7 +145,7 @@ class BigGAN(ConditionalAdversarialMethod):
             return True
         return self.iteration >= self.params.ema_start * self.total_iterations
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
         stats = super().step(next_real)
         if self.G_ema is not None and not self.ema_started():
             # BigGAN's ema_start: until then the "average" is G itself
@@ -153,23 +153,8 @@ class BigGAN(ConditionalAdversarialMethod):
         return stats
 
     def eval_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The prior of :meth:`sample`: truncated at ``truncation`` when it is set."""
+        """The z of ``sample`` and ``sample_figure`` (drawn by the conditional base from the EMA
+        G): truncated at ``truncation`` when it is set."""
         if self.params.truncation is None:
             return self.prior(n, generator)
         return truncated_normal(n, self.params.z_dim, self.params.truncation, self.device, generator)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``n`` images for ``labels`` (default balanced) from the EMA G, z truncated if set."""
-        if labels is None:
-            labels = balanced_labels(n, self.num_classes, self.device)
-        if len(labels) != n:
-            raise ValueError(f"sample({n}): {len(labels)} labels given")
-        G = self.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
-            return G(self.eval_prior(n, generator), labels.to(self.device))
-        finally:
-            G.train(was_training)

@@ -30,17 +30,12 @@ from __future__ import annotations
 from ganbench.methods import gan
 from ganbench.methods.base import MethodParams
 from ganbench.methods.conditional import ConditionalAdversarialMethod
-from ganbench.nets.layers import DNorm
 from ganbench.registry import METHODS
 
 
 class CGANParams(MethodParams):
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_critic: int = 1
-    d_norm: DNorm = "bn"
+    """The shared options; their defaults are the DCGAN setting above (Adam 2e-4, β = (0.5, 0.999),
+    one D step, BN in D)."""
 
 
 @METHODS.register("cgan")

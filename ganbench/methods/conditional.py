@@ -16,6 +16,11 @@ Packing (PacGAN) is not defined for labelled inputs and is refused at validation
 is honoured as in the unconditional loop. A dataset without class labels (or of points) is
 refused at validation too, in one line naming the method and the dataset.
 
+As in the unconditional loop, ``step`` returns its losses (``loss_d``, ``loss_g``, ``g_reg`` and
+whatever a subclass's ``d_step_loss`` adds) as detached 0-d tensors on the device, never Python
+floats: the trainer averages them over a logging window (:mod:`ganbench.train`), so a GPU is
+not made to wait at every iteration.
+
 End of a trial (:meth:`sample_figure`): ``samples.png`` holds one row per class (K rows of
 :data:`GRID_COLUMNS` samples, row k drawn for class k) and column j shares one z across all
 rows, so a row shows the class's variety and a column how the label alone changes the image.
@@ -35,7 +40,7 @@ from torch import nn
 
 from ganbench.data.base import DatasetInfo
 from ganbench.methods.adversarial import AdversarialMethod
-from ganbench.methods.base import MethodParams, RealSampler, balanced_labels
+from ganbench.methods.base import MethodParams, RealSampler, balanced_labels, generate
 from ganbench.paths import atomic_write_bytes
 
 #: samples per class row of the end-of-trial grid
@@ -83,8 +88,9 @@ class ConditionalAdversarialMethod(AdversarialMethod):
 
     # -- the paper's pieces (labels added) -------------------------------------------------
     def d_step_loss(self, real: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
-                    y_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """The critic's loss on a real and a (detached) generated batch with their labels."""
+                    y_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The critic's loss on a real and a (detached) generated batch with their labels, plus
+        extra stats (detached 0-d tensors, like the losses :meth:`step` returns)."""
         return self.d_loss(self.D(real, y), self.D(fake, y_fake)), {}
 
     def g_step_loss(self, real: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
@@ -101,8 +107,8 @@ class ConditionalAdversarialMethod(AdversarialMethod):
         return None
 
     # -- the loop -------------------------------------------------------------------------
-    def step(self, next_real: RealSampler) -> dict[str, float]:
-        stats: dict[str, float] = {}
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
+        stats: dict[str, torch.Tensor] = {}
         real = y = None
         for _ in range(self.critic_steps()):
             real, y = next_real()
@@ -115,7 +121,7 @@ class ConditionalAdversarialMethod(AdversarialMethod):
             total_d.backward()
             self.opt_d.step()
             self.after_d_step()
-            stats["loss_d"] = float(loss_d.detach())
+            stats["loss_d"] = loss_d.detach()
             stats.update(extra)
         if real is None:
             real, y = next_real()
@@ -128,9 +134,9 @@ class ConditionalAdversarialMethod(AdversarialMethod):
         self.opt_g.step()
         if self.G_ema is not None:
             self.G_ema.update(self.G)
-        stats["loss_g"] = float(loss_g.detach())
+        stats["loss_g"] = loss_g.detach()
         if reg is not None:
-            stats["g_reg"] = float(reg.detach())
+            stats["g_reg"] = reg.detach()
         self.iteration += 1
         return stats
 
@@ -147,13 +153,7 @@ class ConditionalAdversarialMethod(AdversarialMethod):
             labels = balanced_labels(n, self.num_classes, self.device)
         if len(labels) != n:
             raise ValueError(f"sample({n}): {len(labels)} labels given")
-        G = self.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
-            return G(self.eval_prior(n, generator), labels.to(self.device))
-        finally:
-            G.train(was_training)
+        return generate(self.sampling_generator(), self.eval_prior(n, generator), labels.to(self.device))
 
     def sample_figure(self, folder, generator: torch.Generator | None = None) -> list[Path]:
         """``samples.png``: one row per class, :data:`GRID_COLUMNS` columns sharing z (atomic write)."""
@@ -162,14 +162,8 @@ class ConditionalAdversarialMethod(AdversarialMethod):
         k, cols = self.num_classes, GRID_COLUMNS
         z = self.eval_prior(cols, generator).repeat(k, 1)                       # row-major: z of column j
         labels = torch.arange(k, device=self.device).repeat_interleave(cols)  # row k: class k
-        G = self.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
-            with torch.no_grad():
-                images = G(z, labels)
-        finally:
-            G.train(was_training)
+        with torch.no_grad():
+            images = generate(self.sampling_generator(), z, labels)
         png = Path(folder) / "samples.png"
         buf = io.BytesIO()
         save_image(images.float().cpu(), buf, format="png", nrow=cols, normalize=True, value_range=(-1, 1))

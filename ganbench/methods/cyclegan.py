@@ -143,7 +143,7 @@ class CycleGAN(TranslationMethod):
             for group in opt.param_groups:
                 group["lr"] = lr * max(0.0, factor)
 
-    def step(self, next_real) -> dict[str, float]:
+    def step(self, next_real) -> dict[str, torch.Tensor]:
         self._set_lr()
         a, b = self.real_batches(next_real)
         g = self.generator_losses(a, b)
@@ -158,10 +158,10 @@ class CycleGAN(TranslationMethod):
         loss_d.backward()
         self.opt_d.step()
         self.iteration += 1
-        stats = {"loss_g": float(g["total"].detach()), "loss_d": float(loss_d.detach()),
-                 "gan_g": float(g["gan"].detach()), "cycle": float(g["cycle"].detach())}
+        stats = {"loss_g": g["total"].detach(), "loss_d": loss_d.detach(), "gan_g": g["gan"].detach(),
+                 "cycle": g["cycle"].detach()}
         if "identity" in g:
-            stats["identity"] = float(g["identity"].detach())
+            stats["identity"] = g["identity"].detach()
         return stats
 
     def extra_state(self) -> dict[str, Any]:

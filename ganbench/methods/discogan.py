@@ -84,7 +84,7 @@ class DiscoGAN(TranslationMethod):
         """L_D_A + L_D_B on real batches and detached translations."""
         return gan_d_loss(self.D_a(a), self.D_a(x_ba)) + gan_d_loss(self.D_b(b), self.D_b(x_ab))
 
-    def step(self, next_real) -> dict[str, float]:
+    def step(self, next_real) -> dict[str, torch.Tensor]:
         a, b = self.real_batches(next_real)
         g = self.generator_losses(a, b)
         self.opt_g.zero_grad(set_to_none=True)
@@ -95,5 +95,5 @@ class DiscoGAN(TranslationMethod):
         loss_d.backward()
         self.opt_d.step()
         self.iteration += 1
-        return {"loss_g": float(g["total"].detach()), "loss_d": float(loss_d.detach()),
-                "reconstruction": float(g["reconstruction"].detach())}
+        return {"loss_g": g["total"].detach(), "loss_d": loss_d.detach(),
+                "reconstruction": g["reconstruction"].detach()}

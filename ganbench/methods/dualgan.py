@@ -92,7 +92,7 @@ class DualGAN(TranslationMethod):
             for w in itertools.chain(self.D_a.parameters(), self.D_b.parameters()):
                 w.clamp_(-c, c)
 
-    def step(self, next_real) -> dict[str, float]:
+    def step(self, next_real) -> dict[str, torch.Tensor]:
         u = v = None
         loss_d = torch.zeros(())
         for _ in range(self.params.n_critic):
@@ -107,5 +107,5 @@ class DualGAN(TranslationMethod):
         g["total"].backward()
         self.opt_g.step()
         self.iteration += 1
-        return {"loss_g": float(g["total"].detach()), "loss_d": float(loss_d.detach()),
-                "reconstruction": float(g["reconstruction"].detach())}
+        return {"loss_g": g["total"].detach(), "loss_d": loss_d.detach(),
+                "reconstruction": g["reconstruction"].detach()}

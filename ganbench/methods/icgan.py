@@ -52,7 +52,7 @@ from pydantic import Field
 from torch import nn
 
 from ganbench.data.base import DatasetInfo
-from ganbench.methods.base import RealSampler
+from ganbench.methods.base import RealSampler, generate
 from ganbench.methods.cgan import CGAN, CGANParams
 from ganbench.paths import atomic_write_bytes
 from ganbench.registry import METHODS, NETS
@@ -114,17 +114,12 @@ class IcGAN(CGAN):
             stats.update(self.encoder_step(x, y))
         return stats
 
-    def encoder_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        """One step of E_z on G(z, y) for fresh z, one of E_y on the real (x, y)."""
+    def encoder_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step of E_z on G(z, y) for fresh z, one of E_y on the real (x, y); their losses as
+        detached 0-d tensors."""
         z = self.prior(len(y))
-        G = self.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
-            with torch.no_grad():
-                generated = G(z, y)
-        finally:
-            G.train(was_training)
+        with torch.no_grad():
+            generated = generate(self.sampling_generator(), z, y)
         loss_ez = latent_loss(z, self.E_z(generated))
         self.opt_ez.zero_grad(set_to_none=True)
         loss_ez.backward()
@@ -133,7 +128,7 @@ class IcGAN(CGAN):
         self.opt_ey.zero_grad(set_to_none=True)
         loss_ey.backward()
         self.opt_ey.step()
-        return {"loss_ez": float(loss_ez.detach()), "loss_ey": float(loss_ey.detach())}
+        return {"loss_ez": loss_ez.detach(), "loss_ey": loss_ey.detach()}
 
     # -- the paper's use ----------------------------------------------------------------------
     @torch.no_grad()
@@ -158,13 +153,7 @@ class IcGAN(CGAN):
         y = y_hat if y_new is None else y_new.to(self.device)
         if len(y) != len(z):
             raise ValueError(f"reconstruct: {len(z)} images but {len(y)} labels")
-        G = self.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
-            return G(z, y)
-        finally:
-            G.train(was_training)
+        return generate(self.sampling_generator(), z, y)
 
     def sample_figure(self, folder, generator: torch.Generator | None = None) -> list[Path]:
         """``samples.png`` (one row per class, as every conditional method) and ``edits.png``:

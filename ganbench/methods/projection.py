@@ -38,27 +38,23 @@ from typing import Literal
 
 from ganbench.data.base import DatasetInfo
 from ganbench.methods import hinge
-from ganbench.methods.base import MethodParams, RealSampler
 from ganbench.methods.conditional import ConditionalAdversarialMethod
-from ganbench.methods.sngan import linear_decay
+from ganbench.methods.sngan import LinearLRDecay, LRDecayParams
 from ganbench.nets.layers import DNorm
 from ganbench.registry import METHODS, NETS
 
 
-class ProjectionParams(MethodParams):
+class ProjectionParams(LRDecayParams):
     net: str = "resnet"
     d_norm: DNorm = "spectral"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
     beta1: float = 0.0
     beta2: float = 0.9
     n_critic: int = 5
-    #: ``linear``: lr_t = lr · (1 − t/T) over the trial's T iterations (sngan_projection)
     lr_decay: Literal["none", "linear"] = "linear"
 
 
 @METHODS.register("projection")
-class ProjectionCGAN(ConditionalAdversarialMethod):
+class ProjectionCGAN(LinearLRDecay, ConditionalAdversarialMethod):
     """cGAN with a projection discriminator (Miyato & Koyama 2018): D = ψ(φ(x)) + yᵀVφ(x), CBN G, hinge, SN."""
 
     name = "projection"
@@ -83,9 +79,3 @@ class ProjectionCGAN(ConditionalAdversarialMethod):
 
     def g_loss(self, fake_logits):
         return hinge.generator_loss(fake_logits)
-
-    def step(self, next_real: RealSampler) -> dict[str, float]:
-        if self.params.lr_decay == "linear":
-            linear_decay((self.opt_g, self.opt_d), (self.params.lr_g, self.params.lr_d),
-                         self.iteration, self.total_iterations)
-        return super().step(next_real)

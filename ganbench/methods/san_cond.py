@@ -2,8 +2,8 @@
 
 Takida et al. 2024, "SAN: Inducing Metrizability of GAN with Discriminative Normalized Linear
 Layer" (ICLR), arXiv 2301.12811; the unconditional methods are in :mod:`ganbench.methods.san`.
-The SAN poster (seed 002) names a class-conditional SAN as its next step; the official
-simple-san MNIST tutorial (sony/san, methods_spec §2.4) has one.
+A student poster on SAN names a class-conditional SAN as its next step; the official
+simple-san MNIST tutorial (sony/san, ``simple-san/``) has one.
 
 **How the direction is conditioned, and why.** D(x, y) = ⟨ω_y, h(x)⟩ with one direction
 ω_y ∈ S^{D−1} per class — the rows of a K × D embedding, each normalised — and a feature map
@@ -50,17 +50,12 @@ from ganbench.methods import hinge
 from ganbench.methods.base import MethodParams
 from ganbench.methods.conditional import ConditionalAdversarialMethod
 from ganbench.methods.san_losses import direction_loss, san_discriminator_loss
-from ganbench.nets.layers import DNorm
 from ganbench.registry import METHODS
 
 
 class SANCondParams(MethodParams):
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_critic: int = 1
-    d_norm: DNorm = "bn"
+    """The shared options; their defaults are ``san_hinge``'s, named above (Adam 2e-4, β = (0.5,
+    0.999), one D step, BN in D)."""
 
 
 @METHODS.register("san_cond")
@@ -85,7 +80,7 @@ class SANCond(ConditionalAdversarialMethod):
         fun_real, dir_real = self.D.split(real, y)
         fun_fake, dir_fake = self.D.split(fake, y_fake)
         loss = san_discriminator_loss(self.d_loss, fun_real, fun_fake, dir_real, dir_fake)
-        return loss, {"loss_dir": float(direction_loss(dir_real, dir_fake).detach())}
+        return loss, {"loss_dir": direction_loss(dir_real, dir_fake).detach()}
 
     def after_d_step(self) -> None:
         super().after_d_step()

@@ -46,16 +46,16 @@ from ganbench.registry import METHODS
 RESNET_DEFAULTS: dict[str, Any] = {"beta1": 0.0, "beta2": 0.9, "n_critic": 5, "lr_decay": "linear"}
 
 
-class SNGANParams(MethodParams):
-    net: str = "sngan_cnn"
-    d_norm: DNorm = "spectral"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_critic: int = 1
+class LRDecayParams(MethodParams):
+    """The shared options plus ``lr_decay`` (SN-GAN's and the projection cGAN's schedule)."""
+
     #: ``linear``: lr_t = lr · (1 − t/T) over the trial's T iterations (sngan_projection)
     lr_decay: Literal["none", "linear"] = "none"
+
+
+class SNGANParams(LRDecayParams):
+    net: str = "sngan_cnn"
+    d_norm: DNorm = "spectral"
 
 
 def linear_decay(optimizers, base_lrs, iteration: int, total: int | None) -> None:
@@ -68,8 +68,20 @@ def linear_decay(optimizers, base_lrs, iteration: int, total: int | None) -> Non
             group["lr"] = base * factor
 
 
+class LinearLRDecay:
+    """Mixed into an adversarial method whose params are :class:`LRDecayParams`: with
+    ``lr_decay: linear``, G's and D's learning rates are set to lr · (1 − t/T) before iteration
+    t's step (sngan_projection's ``LinearShift`` of Adam's α, from iteration 0 to the trial's T)."""
+
+    def step(self, next_real: RealSampler):
+        if self.params.lr_decay == "linear":
+            linear_decay((self.opt_g, self.opt_d), (self.params.lr_g, self.params.lr_d),
+                         self.iteration, self.total_iterations)
+        return super().step(next_real)
+
+
 @METHODS.register("sngan")
-class SNGAN(AdversarialMethod):
+class SNGAN(LinearLRDecay, AdversarialMethod):
     """SN-GAN (Miyato et al. 2018): hinge loss, spectral norm on every D layer; standard CNN or ResNet."""
 
     name = "sngan"
@@ -97,9 +109,3 @@ class SNGAN(AdversarialMethod):
 
     def g_loss(self, fake_logits):
         return hinge.generator_loss(fake_logits)
-
-    def step(self, next_real: RealSampler) -> dict[str, float]:
-        if self.params.lr_decay == "linear":
-            linear_decay((self.opt_g, self.opt_d), (self.params.lr_g, self.params.lr_d),
-                         self.iteration, self.total_iterations)
-        return super().step(next_real)

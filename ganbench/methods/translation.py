@@ -5,7 +5,9 @@ in the first C channels and a B image in the last C). Every method of the family
 translators ``G_ab: A → B`` and ``G_ba: B → A`` (:class:`~ganbench.nets.translation.Translator`)
 and two critics ``D_a`` (real A vs ``G_ba(b)``) and ``D_b`` (real B vs ``G_ab(a)``)
 (:class:`~ganbench.nets.translation.PatchDiscriminator`); the subclass supplies its losses and
-its training step (each method's module reads as its paper's algorithm).
+its training step (each method's module reads as its paper's algorithm). A step returns its
+losses as detached 0-d tensors on the device, never Python floats, as the adversarial loops do:
+the trainer averages them over a logging window (:mod:`ganbench.train`).
 
 Unpaired: :meth:`TranslationMethod.real_batches` calls ``next_real()`` twice and takes the A
 images of the first batch and the B images of the second, so a row's A and B images are never
@@ -41,7 +43,7 @@ from torch import nn
 from ganbench.data.base import DatasetInfo, load_dataset
 from ganbench.data.pairs import PAIR, split_domains
 from ganbench.errors import GanbenchError
-from ganbench.methods.base import Method, MethodParams, RealSampler
+from ganbench.methods.base import Method, MethodParams, RealSampler, generate
 from ganbench.nets.translation import PatchDiscriminator, Translator
 from ganbench.paths import atomic_write_bytes
 
@@ -120,12 +122,7 @@ class TranslationMethod(Method):
         """Images of the source domain (common format, [−1, 1]) -> the other domain, with the
         translator in eval mode (batch norm on running statistics), in batches of 500."""
         net = self.translator(direction)
-        was_training = net.training
-        net.eval()
-        try:
-            parts = [net(x[i:i + TRANSLATE_BATCH].to(self.device)) for i in range(0, len(x), TRANSLATE_BATCH)]
-        finally:
-            net.train(was_training)
+        parts = [generate(net, x[i:i + TRANSLATE_BATCH].to(self.device)) for i in range(0, len(x), TRANSLATE_BATCH)]
         return torch.cat(parts) if parts else x[:0].to(self.device)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
