@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from ganbench.data.mnist import MNIST
-from ganbench.data.toy2d import Ring8
+from ganbench.data.toy2d import Grid25, Ring8
 from ganbench.methods.gradient_matching import (gradient_matching_loss, matching_terms,
                                                 scores_and_gradients)
 from ganbench.methods.neighbors_embedding import neighbors_embedding_kl
@@ -168,6 +168,57 @@ def test_report_preset_and_explicit_override():
     assert gngan.Params(**mixed).model_dump() == mixed
     with pytest.raises(ValidationError):
         gngan.resolve_params({"preset": "tuned"}, info)
+
+
+def test_points_default_to_norm_matching_images_keep_the_expectation_form():
+    gngan = METHODS.get("gngan")
+    for info in (Ring8.info, Grid25.info):
+        assert gngan.resolve_params({}, info)["matching"] == "norm"
+        # a preset does not touch it; an explicit value wins over the data default
+        assert gngan.resolve_params({"preset": "report"}, info)["matching"] == "norm"
+        assert gngan.resolve_params({"matching": "expectation"}, info)["matching"] == "expectation"
+    assert gngan.resolve_params({}, MNIST.info)["matching"] == "expectation"  # report Eq. (1)
+    assert gngan.resolve_params({"preset": "report"}, MNIST.info)["matching"] == "expectation"
+    # the rest of the 2D defaults are still Dist-GAN's toy settings
+    points = gngan.resolve_params({}, Ring8.info)
+    assert (points["lr_g"], points["n_critic"], points["lambda_p"], points["d_norm"]) == (1e-3, 5, 0.1, "none")
+
+
+class RadialD(nn.Module):
+    """l(x) = −‖x‖²/2: ∇_x l = −x, ‖∇l‖ = ‖x‖."""
+
+    def forward(self, x):
+        return -0.5 * x.pow(2).sum(1)
+
+
+def test_expectation_matching_is_blind_to_samples_spread_symmetrically_far_from_the_data():
+    # Real points (±2, 0); generated points (±a, 0) with a = 5, far outside the data.
+    # First-order term, logit score:
+    #   expectation: ‖E(−x) − E(−G(z))‖² = ‖0 − 0‖² = 0 for every a, and its gradient is 0:
+    #                the samples are never pulled back (the failure seen on grid25, whose
+    #                symmetric data also give E ∇D(x) ≈ 0);
+    #   norm:        (E‖x‖ − E‖G(z)‖)² = (2 − a)² = 9; ∂/∂f_i = −2(2 − a)·(1/2)·f_i/‖f_i‖ = ±3 e1,
+    #                so gradient descent moves both points inward, to the data's radius 2.
+    d = RadialD()
+    real = torch.tensor([[2.0, 0.0], [-2.0, 0.0]], dtype=torch.float64)
+    _, rg = scores_and_gradients(d, real.clone().requires_grad_(True), "logit")
+    for matching, value, grad in [("expectation", 0.0, [[0.0, 0.0], [0.0, 0.0]]),
+                                  ("norm", 9.0, [[3.0, 0.0], [-3.0, 0.0]])]:
+        fake = torch.tensor([[5.0, 0.0], [-5.0, 0.0]], dtype=torch.float64, requires_grad=True)
+        _, fg = scores_and_gradients(d, fake, "logit", create_graph=True)
+        term = matching_terms(real, rg, fake, fg, matching)["grad"]
+        term.backward()
+        assert term.item() == pytest.approx(value, abs=1e-12)
+        assert torch.allclose(fake.grad, torch.tensor(grad, dtype=torch.float64))
+    # descent on the norm term brings the points to radius 2 (the known fixed point)
+    fake = torch.tensor([[5.0, 0.0], [-5.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([fake], lr=0.5)
+    for _ in range(50):
+        _, fg = scores_and_gradients(d, fake, "logit", create_graph=True)
+        opt.zero_grad()
+        matching_terms(real, rg, fake, fg, "norm")["grad"].backward()
+        opt.step()
+    assert torch.allclose(fake.detach(), real, atol=1e-6)
 
 
 # -- training --------------------------------------------------------------------------------

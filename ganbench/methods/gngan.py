@@ -77,6 +77,8 @@ class GNGANParams(AutoEncodingGANParams):
     #: gradient-matching weights (UNVERIFIED)
     lambda_m1: float = 1.0
     lambda_m2: float = 1.0
+    #: form of the matching terms: report Eq. (1) ("expectation", the default for images) or the
+    #: report's stability variant ("norm", the default for 2D points; see "2D investigation")
     matching: Literal["expectation", "norm"] = "expectation"
     #: the function whose input gradient is matched: σ(l) (report's D) or the logit l
     score: Literal["prob", "logit"] = "prob"
@@ -90,6 +92,14 @@ class GNGAN(AutoEncodingGAN):
     paper = "Tran et al. 2019, Improving GAN with Neighbors Embedding and Gradient Matching"
     Params = GNGANParams
     fresh_batches = False  # Algorithm 1: one x, one z per iteration
+
+    @classmethod
+    def data_defaults(cls, info: DatasetInfo) -> dict[str, Any]:
+        """Dist-GAN's toy settings for points, plus ``matching: norm`` (see "2D investigation")."""
+        defaults = super().data_defaults(info)
+        if info.kind == "points":
+            defaults["matching"] = "norm"
+        return defaults
 
     @classmethod
     def resolve_params(cls, overrides: dict[str, Any], info: DatasetInfo) -> dict[str, Any]:
