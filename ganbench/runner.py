@@ -1,6 +1,6 @@
 """The driver of ``ganbench run``: suite -> specs -> prepared assets -> dispatch -> report.
 
-Keeps design.md's data path straight: load+validate, expand, dispatch ``train_trial`` per
+Keeps the data path of docs/architecture.md straight: load+validate, expand, dispatch ``train_trial`` per
 spec, collect ``results/<suite>/`` into tables and plots, with one MLflow parent run per
 suite run and a child run per trial.
 
@@ -84,7 +84,7 @@ def prepare_assets(suite: Suite, progress: ProgressFn | None = None) -> None:
         info = ds.info
         ctx = EvalContext(info, suite.eval.reference, suite.eval.num_samples, device=_driver_device(),
                           resize=suite.eval.resize, num_reference=suite.eval.num_reference)
-        for name in suite.eval.metrics:
+        for name in [*suite.eval.metrics, *suite.eval.final_metrics]:
             if progress:
                 progress("prepare", {"what": f"metric {name} on {dataset}"})
             METRICS.get(name)().prepare(ctx)
@@ -487,7 +487,7 @@ def repair_records(spec: TrialSpec, folder: Path) -> str | None:
             method, _ = load_trial_generator(ckpt, _driver_device())
             if int(method.iteration) != last:
                 return None
-            result = run_eval(ckpt, list(spec.metrics), spec.dataset, spec.reference, spec.num_samples,
+            result = run_eval(ckpt, [*spec.metrics, *spec.final_metrics], spec.dataset, spec.reference, spec.num_samples,
                               spec.seed, _driver_device())
         except GanbenchError:
             return None

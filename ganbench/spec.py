@@ -48,6 +48,9 @@ class TrialSpec:
     #: does not change its trials' ids
     imports: tuple[str, ...] = ()
     import_dir: str = ""
+    #: eval.final_metrics: computed at the last evaluation only; left out of to_dict() (and the
+    #: id) when empty, so trials of suites without it keep their ids
+    final_metrics: tuple[str, ...] = ()
 
     @property
     def dataset_param_dict(self) -> dict[str, Any]:
@@ -79,6 +82,10 @@ class TrialSpec:
             data.pop("imports", None)
         if not self.import_dir:
             data.pop("import_dir", None)
+        if self.final_metrics:
+            data["final_metrics"] = list(self.final_metrics)
+        else:
+            data.pop("final_metrics", None)
         data["params"] = dict(self.params)
         data["metrics"] = list(self.metrics)
         return data
@@ -88,6 +95,7 @@ class TrialSpec:
         data = dict(data)
         data["params"] = tuple(sorted(dict(data["params"]).items()))
         data["metrics"] = tuple(data["metrics"])
+        data["final_metrics"] = tuple(data.get("final_metrics") or ())
         data["dataset_params"] = tuple(sorted(dict(data.get("dataset_params") or {}).items()))
         data["imports"] = tuple(data.get("imports") or ())
         if data["imports"]:  # a worker (or eval) reading the spec of a plugin method imports it first
@@ -112,8 +120,8 @@ class TrialSpec:
         for key, value in self.to_dict().items():
             if key == "params":
                 out.update({f"param.{k}": v for k, v in value.items()})
-            elif key == "metrics":
-                out["metrics"] = ",".join(value)
+            elif key in ("metrics", "final_metrics"):
+                out[key] = ",".join(value)
             elif key == "imports":
                 out["imports"] = ",".join(value)
             elif key == "dataset_params":

@@ -124,6 +124,10 @@ class Threshold(_Strict):
 
 class EvalSettings(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["fcd", "cis", "classes"])
+    #: metrics computed at a trial's last evaluation only, beside ``metrics`` (the dear ones:
+    #: ``memorization`` embeds the training split, Inception metrics on a CPU); the tables show
+    #: them like the others, the curves have one point for them
+    final_metrics: list[str] = Field(default_factory=list)
     num_samples: int = Field(1000, gt=1)
     reference: Literal["train", "test"] = "test"
     #: n of real reference images for fid/kid/prdc (e.g. 10k test vs 5k generated, Dist-GAN and
@@ -264,6 +268,7 @@ class Suite(_Strict):
                         log_every=self.train.log_every,
                         compile=self.train.compile,
                         metrics=tuple(self.eval.metrics),
+                        final_metrics=tuple(self.eval.final_metrics),
                         num_samples=self.eval.num_samples,
                         reference=self.eval.reference,
                         label=entry.label or "",
@@ -632,15 +637,30 @@ def _check_names(suite: Suite, source: str, where: str) -> None:
     for i, row in enumerate(rows):
         if row in rows[:i]:
             fail(f"methods[{i}]", f"{row!r} appears twice; give one of them a distinct label")
-    for i, metric in enumerate(suite.eval.metrics):
-        if metric not in METRICS:
-            fail(f"eval.metrics[{i}]", f"unknown metric {metric!r}{did_you_mean(metric, METRICS.names())} "
-                 f"(known: {', '.join(METRICS.names())})")
-        for dataset in suite.datasets:
-            info = infos[dataset]
-            if not METRICS.get(metric).applies_to(info):
-                fail(f"eval.metrics[{i}]", f"metric {metric!r} does not apply to dataset {dataset!r}")
-    produced = {key: name for name in suite.eval.metrics if name in METRICS for key in METRICS.get(name).outputs}
+    for field in ("metrics", "final_metrics"):
+        for i, metric in enumerate(getattr(suite.eval, field)):
+            if metric not in METRICS:
+                fail(f"eval.{field}[{i}]", f"unknown metric {metric!r}{did_you_mean(metric, METRICS.names())} "
+                     f"(known: {', '.join(METRICS.names())})")
+            if field == "final_metrics" and metric in suite.eval.metrics:
+                fail(f"eval.{field}[{i}]", f"{metric!r} is also in eval.metrics (computed at every evaluation "
+                     "already); keep it in one of the two")
+            if getattr(suite.eval, field).index(metric) != i:
+                fail(f"eval.{field}[{i}]", f"{metric!r} is listed twice")
+            for dataset in suite.datasets:
+                info = infos[dataset]
+                if not METRICS.get(metric).applies_to(info):
+                    fail(f"eval.{field}[{i}]", f"metric {metric!r} does not apply to dataset {dataset!r}")
+            if getattr(METRICS.get(metric), "needs_labels", False):
+                plain = [entry.row for entry in suite.methods
+                         if entry.name in METHODS and not METHODS.get(entry.name).conditional]
+                if plain:
+                    fail(f"eval.{field}[{i}]", f"metric {metric!r} needs class-conditional samples, but "
+                         f"{', '.join(plain[:3])}{' …' if len(plain) > 3 else ''} "
+                         f"{'is' if len(plain) == 1 else 'are'} unconditional (conditional methods: "
+                         f"{', '.join(n for n, c in METHODS.items() if c.conditional)})")
+    all_metrics = [*suite.eval.metrics, *suite.eval.final_metrics]
+    produced = {key: name for name in all_metrics if name in METRICS for key in METRICS.get(name).outputs}
     for i, threshold in enumerate(suite.eval.time_to):
         if threshold.metric not in produced:
             fail(f"eval.time_to[{i}].metric", f"{threshold.metric!r} is not a value of the suite's metrics "

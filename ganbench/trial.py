@@ -219,7 +219,8 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
             method.step = inject(method.step, fault, lambda: method.iteration, folder)
 
         def run_eval(m):
-            return evaluate(m.sample, info.name, list(spec.metrics), spec.num_samples,
+            final = list(spec.final_metrics) if m.iteration >= spec.iterations else []
+            return evaluate(m.sample, info.name, [*spec.metrics, *final], spec.num_samples,
                             spec.reference, device, spec.seed, resize=spec.resize,
                             num_reference=spec.num_reference, method=m)
 

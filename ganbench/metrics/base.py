@@ -60,6 +60,9 @@ class Metric(abc.ABC):
     #: value key -> the column header tables and figures print ("Modes (/8)"); missing keys:
     #: the report's own table, else the raw key
     display: ClassVar[dict[str, str]] = {}
+    #: the metric reads the class label of each generated sample (``ctx.labels``), so only a
+    #: conditional method can be evaluated with it (checked when a suite is validated)
+    needs_labels: ClassVar[bool] = False
 
     @classmethod
     def applies_to(cls, info: DatasetInfo) -> bool:

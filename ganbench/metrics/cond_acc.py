@@ -48,6 +48,7 @@ class ConditionalAccuracy(Metric):
     summary = ("share of class-conditional samples that the dataset's classifier reads as the asked class "
                "(conditional methods; chance 1/K, real images ≈ the classifier's test accuracy); higher is better")
     display = {"cond_acc": "Cond. acc."}
+    needs_labels = True
 
     def prepare(self, ctx: EvalContext) -> None:
         load_classifier(ctx.dataset.name)

@@ -518,7 +518,7 @@ def run_eval(source: str | Path, metrics: list[str] | None = None, dataset: str 
             raise GanbenchError(f"{path}: the trial was trained on {spec['dataset']!r}, not {dataset!r}")
         dataset = spec["dataset"]
         if metrics is None:
-            metrics = list(spec.get("metrics") or [])
+            metrics = [*(spec.get("metrics") or []), *(spec.get("final_metrics") or [])]
         extra.update({"trial_id": spec.get("trial_id"), "method": spec["method"],
                       "iteration": int(method.iteration), "suite": spec.get("suite")})
     elif dataset is None:

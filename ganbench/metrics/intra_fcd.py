@@ -58,6 +58,7 @@ class IntraFCD(Metric):
     summary = ("Fréchet distance in the classifier's features per class (samples drawn for class k vs the "
                "split's images of class k), averaged over classes (conditional methods); lower is better")
     display = {"intra_fcd": "Intra-FCD"}
+    needs_labels = True
 
     @staticmethod
     def _split_size(ctx: EvalContext) -> int:
