@@ -22,8 +22,13 @@ console = Console(stderr=True)
 out = Console()
 
 
+#: whether this process already printed the line of an interruption (errors.Interrupted)
+_reported = {"interrupted": False}
+
+
 def _fail(err: GanbenchError) -> None:
     prefix = "" if err.exit_code == 130 else "[bold red]error:[/] "  # Ctrl-C (errors.Interrupted): no mistake
+    _reported["interrupted"] = _reported["interrupted"] or err.exit_code == 130
     console.print(f"{prefix}{err}", highlight=False, soft_wrap=True)
     raise typer.Exit(err.exit_code)
 
@@ -451,6 +456,22 @@ def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a 
     out.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
-def main() -> None:  # pragma: no cover - console entry point wrapper
+def main() -> None:
+    """The console entry point. A Ctrl-C (or a SIGTERM turned into one) that arrives before a command
+    installs its own handlers (``run`` spends its first seconds importing torch and Ray) ends, as
+    typer ends it, with exit code 130, and here with one line saying so rather than silently."""
+    import sys
+
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    app()
+    _reported["interrupted"] = False
+    try:
+        code = app(standalone_mode=False)
+    except KeyboardInterrupt:  # outside typer's own handling
+        code = 130
+    except typer.TyperException as err:  # usage errors: the message (and help) as typer prints them
+        err.show()
+        sys.exit(getattr(err, "exit_code", 2))
+    if code == 130 and not _reported["interrupted"]:
+        console.print("interrupted: stopped before any work was recorded; run the same command again",
+                      highlight=False, soft_wrap=True)
+    sys.exit(code if isinstance(code, int) else 0)
