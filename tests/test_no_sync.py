@@ -117,6 +117,17 @@ def test_no_sync_between_windows_and_window_means(one_thread, sync_calls):
     assert result.last_losses == logged[-1][1]
 
 
+def test_a_method_with_extra_d_stats_makes_no_sync(one_thread, sync_calls):
+    """SAN's direction loss, an extra stat of its D step, stays on the device too."""
+    torch.manual_seed(0)
+    data = Ring8().load_split("test")[0]
+    _, per_step, logged, steps_losses = _windowed_run(_method("san_hinge"), data, sync_calls, iterations=4,
+                                                      log_every=2)
+    assert per_step == {s: (FLUSH if s == 3 else []) for s in range(1, 5)} and sync_calls == FLUSH * 2
+    assert set(logged[-1][1]) == {"loss_d", "loss_dir", "loss_g"}
+    _assert_window_means(logged, steps_losses, 2)
+
+
 # -- the conditional and translation loops -------------------------------------------------------
 def _assert_six_steps_without_sync(per_step, logged, steps_losses, sync_calls):
     """Six steps in windows of 3: the only syncs are the flush of the window ending at step 3,

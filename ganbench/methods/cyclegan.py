@@ -61,7 +61,11 @@ def cycle_loss(a: torch.Tensor, a_cycled: torch.Tensor, b: torch.Tensor, b_cycle
 
 
 class ImagePool:
-    """The history of generated images the critics are trained on (size 0: no history)."""
+    """The history of generated images the critics are trained on (size 0: no history).
+
+    Its coin flips and indices come from torch's CPU generator and are read on the host; they
+    are CPU tensors, so reading them never waits on the device the nets run on (the images
+    themselves stay there)."""
 
     def __init__(self, size: int):
         self.size = size

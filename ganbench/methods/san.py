@@ -1,7 +1,7 @@
 """SAN: Slicing Adversarial Network (Takida et al., ICLR 2024) on the hinge and (non-)saturating GAN losses.
 
 Paper: "SAN: Inducing Metrizability of GAN with Discriminative Normalized Linear Layer",
-arXiv 2301.12811; official code sony/san (simple-san, StyleSAN-XL). methods_spec.md §2.
+arXiv 2301.12811; official code sony/san (simple-san, StyleSAN-XL).
 
 The discriminator is split as f(x) = ⟨ω, h(x)⟩ with ω on the unit sphere
 (:class:`ganbench.nets.san_head.SANHead` replaces the last linear layer of the DCGAN or MLP
@@ -19,11 +19,11 @@ the Wasserstein (linear) one. Per iteration, with ``n_critic`` D steps:
 
 Methods (losses in :mod:`ganbench.methods.san_losses`, built on the base modules):
 - ``san_hinge``: hinge feature loss, L_G = −E D(G(z)) (simple-san train.py ``compute_loss_san``
-  and ``update_generator`` [V-code]; StyleSAN-XL per the spec);
+  and ``update_generator``; StyleSAN-XL's ``training/loss.py`` likewise);
 - ``san_gan``: non-saturating, L_D^base = E softplus(−fun_r) + E softplus(fun_f),
   L_G = E softplus(−D(G(z)));
-- ``san_gan_minimax``: same D loss, saturating L_G = −E softplus(D(G(z))) (spec: UNVERIFIED
-  pairing, follows the rule "G unchanged").
+- ``san_gan_minimax``: same D loss, saturating L_G = −E softplus(D(G(z))) (a pairing not
+  checked against the paper; it follows the rule "G unchanged").
 
 Defaults: the base methods' (Adam lr 2e-4, β = (0.5, 0.999), 1 D step, ganbench DCGAN/MLP
 nets with BN in D), so that ``X`` and ``san_X`` in one suite differ only by the SAN last
@@ -80,11 +80,12 @@ class SAN(AdversarialMethod):
         self.san_head.normalize_()
 
     def d_step_loss(self, real, fake):
-        """V_SAN: the base loss on ⟨ω⁻, h⟩ plus the Wasserstein loss on ⟨ω, h⁻⟩ (spec §2.3)."""
+        """V_SAN: the base loss on ⟨ω⁻, h⟩ plus the Wasserstein loss on ⟨ω, h⁻⟩; the direction loss
+        as a detached 0-d tensor (no host sync)."""
         fun_real, dir_real = self.d_outputs(real)
         fun_fake, dir_fake = self.d_outputs(fake)
         loss_d = san_discriminator_loss(self.d_loss, fun_real, fun_fake, dir_real, dir_fake)
-        return loss_d, {"loss_dir": float(direction_loss(dir_real, dir_fake).detach())}
+        return loss_d, {"loss_dir": direction_loss(dir_real, dir_fake).detach()}
 
     # the generator step uses the plain output ⟨ω, h(G(z))⟩: AdversarialMethod.g_step_loss
 

@@ -33,7 +33,7 @@ far above a trained translator's); ``tests/test_translation.py`` checks both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -112,12 +112,36 @@ def _base_protocol(ctx: EvalContext) -> dict[str, Any]:
 
 
 class _TranslationMetric(Metric):
+    """A metric judged per direction: ``value(ctx, direction)`` gives one direction's value and
+    the target domain's classifier it used (None: none); :meth:`compute` runs A→B (key ``name``)
+    and B→A (``name_ba``) and records each direction's classifier."""
+
     kinds = frozenset({PAIR})
+    #: protocol entries of the metric besides the shared ones and the classifiers
+    protocol_notes: ClassVar[dict[str, str]] = {}
 
     def prepare(self, ctx: EvalContext) -> None:
         """Train (or load) each domain's classifier once, in the driver."""
         for direction in DIRECTIONS:
             classifier(domains(ctx.dataset, direction)[0])
+
+    def value(self, ctx: EvalContext, direction: str) -> tuple[float, Any]:
+        """(the metric's value for ``direction``, the target classifier it used or None)."""
+        raise NotImplementedError
+
+    def classifier_protocol(self, direction: str, clf) -> dict[str, Any]:
+        """What the protocol records of a direction's classifier."""
+        return {f"classifier_sha1_{direction}": clf.sha1}
+
+    def compute(self, fake, ctx: EvalContext):
+        del fake
+        values, protocol = {}, _base_protocol(ctx)
+        for direction in DIRECTIONS:
+            values[f"{self.name}{_SUFFIX[direction]}"], clf = self.value(ctx, direction)
+            if clf is not None:
+                protocol[f"classifier_{direction}"] = domains(ctx.dataset, direction)[0]
+                protocol.update(self.classifier_protocol(direction, clf))
+        return values, {**protocol, **self.protocol_notes}
 
 
 @METRICS.register("class_kept")
@@ -128,16 +152,12 @@ class ClassKept(_TranslationMetric):
     summary = ("translation: accuracy of the target domain's classifier on translated test images "
                "against the source label (A→B, B→A)")
 
-    def compute(self, fake, ctx: EvalContext):
-        del fake
-        values, protocol = {}, _base_protocol(ctx)
-        for direction in DIRECTIONS:
-            acc, clf = class_kept(ctx, direction)
-            values[f"class_kept{_SUFFIX[direction]}"] = acc
-            protocol[f"classifier_{direction}"] = domains(ctx.dataset, direction)[0]
-            protocol[f"classifier_sha1_{direction}"] = clf.sha1
-            protocol[f"classifier_test_accuracy_{direction}"] = clf.record.get("test_accuracy")
-        return values, protocol
+    def value(self, ctx: EvalContext, direction: str) -> tuple[float, Any]:
+        return class_kept(ctx, direction)
+
+    def classifier_protocol(self, direction: str, clf) -> dict[str, Any]:
+        return {**super().classifier_protocol(direction, clf),
+                f"classifier_test_accuracy_{direction}": clf.record.get("test_accuracy")}
 
 
 def class_kept(ctx: EvalContext, direction: str) -> tuple[float, Any]:
@@ -182,17 +202,11 @@ class TargetFCD(_TranslationMetric):
     display = {"target_fcd": "Target FCD A→B", "target_fcd_ba": "Target FCD B→A"}
     summary = ("translation: Fréchet distance of translated test images to the target domain's test "
                "images in the target classifier's features (A→B, B→A)")
+    protocol_notes = {"reference": "first n B images (ab) / first n A images (ba) of the pair's split",
+                      "features": "target classifier fc1 ReLU (128-d)"}
 
-    def compute(self, fake, ctx: EvalContext):
-        del fake
-        values, protocol = {}, _base_protocol(ctx)
-        for direction in DIRECTIONS:
-            values[f"target_fcd{_SUFFIX[direction]}"], clf = target_fcd(ctx, direction)
-            protocol[f"classifier_{direction}"] = domains(ctx.dataset, direction)[0]
-            protocol[f"classifier_sha1_{direction}"] = clf.sha1
-        protocol["reference"] = "first n B images (ab) / first n A images (ba) of the pair's split"
-        protocol["features"] = "target classifier fc1 ReLU (128-d)"
-        return values, protocol
+    def value(self, ctx: EvalContext, direction: str) -> tuple[float, Any]:
+        return target_fcd(ctx, direction)
 
 
 @METRICS.register("cycle_l1")
@@ -201,17 +215,14 @@ class CycleL1(_TranslationMetric):
     outputs = {"cycle_l1": LOWER, "cycle_l1_ba": LOWER}
     display = {"cycle_l1": "Cycle L1 A→B→A", "cycle_l1_ba": "Cycle L1 B→A→B"}
     summary = "translation: mean |x − F(G(x))| over test images, [−1, 1] scale (A→B→A, B→A→B)"
+    protocol_notes = {"scale": "[-1, 1] pixels, mean over images, channels, pixels"}
 
     def prepare(self, ctx: EvalContext) -> None:
         del ctx  # no classifier
 
-    def compute(self, fake, ctx: EvalContext):
-        del fake
+    def value(self, ctx: EvalContext, direction: str) -> tuple[float, None]:
         method = translator_of(ctx, self.name)
-        values = {}
-        for direction in DIRECTIONS:
-            src, _, _ = sources(ctx.dataset, ctx.reference, direction, eval_size(ctx))
-            back = "ba" if direction == "ab" else "ab"
-            cycled = method.translate(translated(ctx, self.name, direction).to(ctx.device), back).float().cpu()
-            values[f"cycle_l1{_SUFFIX[direction]}"] = float((cycled - src).abs().mean())
-        return values, {**_base_protocol(ctx), "scale": "[-1, 1] pixels, mean over images, channels, pixels"}
+        src, _, _ = sources(ctx.dataset, ctx.reference, direction, eval_size(ctx))
+        back = "ba" if direction == "ab" else "ab"
+        cycled = method.translate(translated(ctx, self.name, direction).to(ctx.device), back).float().cpu()
+        return float((cycled - src).abs().mean()), None
