@@ -66,6 +66,72 @@ def test_authenticity_by_hand():
     assert authenticity_from_features(col(0.0, 1.0, 5.0), col(0.4, 3.5, 9.5, -2.0)) == 0.5
 
 
+def _brute_nearest(q, t, skip_self=False):
+    """Every pair in float64 from differences: the exact nearest row and its distance."""
+    d = ((q[:, None, :] - t[None, :, :]) ** 2).sum(axis=2)
+    if skip_self:
+        np.fill_diagonal(d, np.inf)
+    return np.sqrt(d.min(axis=1)), d.argmin(axis=1)
+
+
+def test_float32_candidates_give_the_exact_float64_nearest_neighbour():
+    from ganbench.metrics.memorization import _TrainIndex, nearest
+
+    rng = np.random.default_rng(3)
+    # far from the origin (|x|² ~ 1e6) with spacings ~1e-2: float32's ‖a‖² + ‖b‖² − 2aᵀb alone
+    # is off by ~0.1 here and would pick wrong neighbours; candidates + float64 must not
+    centre = rng.normal(size=(1, 16)) * 250.0
+    t = centre + rng.normal(size=(300, 16)) * 0.01
+    q = centre + rng.normal(size=(70, 16)) * 0.01
+    q[:5] = t[[3, 3, 17, 299, 0]]  # verbatim copies: distance exactly 0
+    want_d, want_i = _brute_nearest(q, t)
+    d, i = nearest(q, t, chunk=7)
+    assert np.array_equal(i.numpy(), want_i)
+    assert np.allclose(d.numpy(), want_d, rtol=1e-12, atol=0) and (d[:5] == 0).all()
+    # in cells (uneven, one empty), overall, and radii of training samples excluding themselves
+    labels = torch.as_tensor(rng.integers(0, 4, 300) * (rng.integers(0, 4, 300) > 0))
+    labels[labels == 2] = 3  # cell 2 is empty
+    index = _TrainIndex(torch.as_tensor(t), labels, 4)
+    q_cells = torch.as_tensor(rng.integers(0, 4, 70))
+    in_cell, overall, idx = index.query(torch.as_tensor(q), q_cells, chunk=5)
+    for c in range(4):
+        rows, members = (q_cells == c).numpy(), (labels == c).numpy()
+        if not members.any():
+            assert torch.isnan(in_cell[rows]).all()
+            continue
+        assert np.allclose(in_cell[rows].numpy(), _brute_nearest(q[rows], t[members])[0], rtol=1e-12, atol=0)
+    assert np.array_equal(index.perm[idx].numpy(), want_i)
+    radius_want, _ = _brute_nearest(t, t, skip_self=True)
+    sorted_pos = torch.argsort(index.perm)[-300:]  # padding (-1) sorts first
+    assert np.allclose(index.radii(sorted_pos).numpy(), radius_want, rtol=1e-12, atol=0)
+
+
+def test_memoised_train_index_and_test_distances_are_reused_not_stale():
+    from ganbench.metrics import memorization as mem
+
+    rng = np.random.default_rng(5)
+    train = rng.normal(size=(400, 8)).astype(np.float32)
+    test_a, test_b = (rng.normal(size=(120, 8)).astype(np.float32) for _ in range(2))
+    gen = rng.normal(size=(150, 8)).astype(np.float32) * 0.9
+    plain = mem.memorization_from_features(train, test_a, gen, num_cells=2)
+    mem.clear_memo()
+    first = mem.memorization_from_features(train, test_a, gen, num_cells=2, memo_key=("t",))
+    (index,) = mem._index_memo.values()
+    assert len(mem._test_memo) == 1 and int((~torch.isnan(index.radius)).sum()) > 0
+    again = mem.memorization_from_features(train, test_a, gen, num_cells=2, memo_key=("t",))
+    other_test = mem.memorization_from_features(train, test_b, gen, num_cells=2, memo_key=("t",))
+    assert plain == first == again
+    assert len(mem._index_memo) == 1 and len(mem._test_memo) == 2
+    assert other_test == mem.memorization_from_features(train, test_b, gen, num_cells=2)
+    assert other_test[0] != first[0]  # another test set: another C_T, not the remembered one
+    # authenticity alone agrees with the brute-force rule on the same arrays
+    d, i = _brute_nearest(gen.astype(np.float64), train.astype(np.float64))
+    r, _ = _brute_nearest(train.astype(np.float64), train.astype(np.float64), skip_self=True)
+    assert first[1] == pytest.approx(float(np.mean(d >= r[i])), abs=1e-12)
+    assert mem.authenticity_from_features(train, gen) == pytest.approx(first[1], abs=1e-12)
+    mem.clear_memo()
+
+
 # ------------------------------------------------------------------ Vendi
 
 
