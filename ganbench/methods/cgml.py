@@ -3,14 +3,15 @@
 Ramasinghe, Ranasinghe, Khan, Barnes, Gould, "Conditional Generative Modeling via Learning
 the Latent Space", ICLR 2021 (arXiv 2010.03132, OpenReview VJnrYcnRc6). No official code
 was found and only the abstract and introduction of the paper could be read, so this
-module follows the student poster's Algorithm 1 (``seeds/003``) and methods_spec.md §3;
+module follows the cGML student poster's Algorithm 1, a third-party student reimplementation
+of the paper's toy task ("the reimplementation") and a third-party reading note on the paper;
 everything is UNVERIFIED at paper level. No adversary: regression losses only.
 
 Networks (:mod:`ganbench.nets.cgml_nets`): H encodes the condition, h = H(x); G decodes,
 ŷ = G(h, z); Z updates latents, (r′, ρ) = Z(h, z), r′ a predicted next latent (direction)
 and ρ ≥ 0 a step size (magnitude).
 
-One training iteration on a batch of pairs (x, y) (poster Algorithm 1, spec §3 steps 1–4):
+One training iteration on a batch of pairs (x, y) (the poster's Algorithm 1, as the reimplementation runs it):
  1. h = H(x) with H and G frozen; z_0 drawn per example (``z_init``, default the
     reimplementation's box U(−0.1, 0.1)^d; the poster's U(B(0, 1)) and the reading note's
     sphere are the options ``ball`` and ``sphere``); m_{−1} = 0.
@@ -23,15 +24,15 @@ One training iteration on a batch of pairs (x, y) (poster Algorithm 1, spec §3 
                                                           (z_t, z_{t+1}, ρ_t, h held fixed)
  3. H, G ← Adam step on  ‖G(H(x), z_T) − y‖² + α·Lip(G)    (z_T detached; Z frozen)
  4. Lip(f) = ‖f(h + ε_h, z + ε_z) − f(h, z)⁻‖², ε ~ N(0, σ²) on every input, ⁻ = no
-    gradient (spec §3 step 4, from the reimplementation: α = 1e-4, σ = 1e-3).
+    gradient (the reimplementation: α = 1e-4, σ = 1e-3).
 Losses are summed over a target's elements and averaged over the batch; in step 2 the
 examples' losses are summed, so each z gets the gradient of its own loss only.
 
-Inference (spec §3 "Inference"; the poster's "correction avec momentum"): for each
+Inference (the reading note and the reimplementation; the poster's "correction avec momentum"): for each
 condition draw several z_0 (``infer_init``, default uniform in the unit ball) and iterate
 the learned Z, with no target,
         z_{t+1} = Π(z_t + ρ(h, z_t)·(r′(h, z_t) − z_t)/‖r′(h, z_t) − z_t‖)
-for ``infer_steps`` steps (default T, as the spec); output G(h, z_T). Different starts
+for ``infer_steps`` steps (default T, as the reimplementation); output G(h, z_T). Different starts
 reach different modes.
 
 Evaluation layout (:meth:`CGML.sample`): ``sample(n, generator)`` draws
@@ -43,17 +44,17 @@ condition, so the evaluator may call ``sample`` in batches and concatenate; num_
 maps to num_samples / k conditions when every batch size is a multiple of k (else a
 condition split across a batch boundary simply gets fewer starts).
 
-Defaults are the spec's (the reimplementation's, UNVERIFIED against the paper); see the
+Defaults are the reimplementation's (UNVERIFIED against the paper); see the
 comments of :class:`CGMLParams`. What we measured on toy3d (``suites/cgml.yaml`` carries
 the settings that work):
-- With the spec's β = 1e-3, γ = 0.002 the latents hardly moved in our runs (up to 600
+- With the reimplementation's β = 1e-3, γ = 0.002 the latents hardly moved in our runs (up to 600
   iterations) and G learned the mean of the two branches.
 - A Z regressed on the steps learns their *expected* value, which points to the
   "phantom" between the modes (the poster's "distributions fantômes") wherever G puts the
   optima of both branches inside the region the starts cover. What works: a narrow
   training start (the box), stronger steps (β = 0.01, γ = 0.9, T = 10) that carry z_T to
   the ball's boundary, a Lipschitz term strong enough to shape the latent space (α = 10,
-  σ = 0.1, i.e. α·σ² = 0.1 against the spec's 1e-10), starts from the whole ball at
+  σ = 0.1, i.e. α·σ² = 0.1 against the reimplementation's 1e-10), starts from the whole ball at
   inference, and few Z steps (5): the modes then sit at the boundary and the flow of Z
   carries each start to the nearer one. With Adam lr 1e-3 and MLP width 32 this reached
   coverage 0.95–1.0 within 800–3000 iterations (batch 256, 4 seeds); width 256 (at lr
@@ -64,8 +65,8 @@ the settings that work):
   expected-update bias again; longer runs are untested.
 
 Departures and choices (ours where the sources are silent):
-- Reconstruction loss: squared L2 (spec §3); the poster writes the generic 𝓛₁ for every
-  loss; ``recon: l1`` and ``z_loss: l1`` give L1 variants.
+- Reconstruction loss: squared L2 (the reading note, the reimplementation); the poster writes
+  the generic 𝓛₁ for every loss; ``recon: l1`` and ``z_loss: l1`` give L1 variants.
 - ρ target: the L2 norm of the step (poster ‖z_{t+1} − z_t‖; the reimplementation uses
   the L1 norm — identical for z_dim = 1). ρ = sigmoid(·), so steps are below 1.
 - Z predicts the offset, r′ = z_t + Δ(h, z_t): the same function class as predicting
@@ -99,26 +100,27 @@ Hidden = tuple[torch.Tensor, ...]
 
 
 class CGMLParams(MethodParams):
-    """cGML hyperparameters; source and status in the comments (spec = methods_spec.md §3)."""
+    """cGML hyperparameters; source and status in the comments (reimpl. = the third-party student
+    reimplementation of the toy task named in the module docstring)."""
 
-    z_dim: int | None = None  # toy 1 (spec), images 8 (ours); None -> data default
-    width: int | None = None  # toy MLP width 256 (spec), image base channels 16 (ours)
-    lr_g: float = 1e-4  # Adam lr of H and G (spec, reimplementation; UNVERIFIED)
-    lr_z: float = 1e-4  # Adam lr of Z (spec, reimplementation; UNVERIFIED)
+    z_dim: int | None = None  # toy 1 (reimpl.), images 8 (ours); None -> data default
+    width: int | None = None  # toy MLP width 256 (reimpl.), image base channels 16 (ours)
+    lr_g: float = 1e-4  # Adam lr of H and G (reimpl.; UNVERIFIED)
+    lr_z: float = 1e-4  # Adam lr of Z (reimpl.; UNVERIFIED)
     beta1: float = 0.9  # Adam β1 (ours: PyTorch default)
     beta2: float = 0.999  # Adam β2 (ours: PyTorch default)
-    inner_steps: int = 20  # T (spec, reimplementation; UNVERIFIED)
-    inner_lr: float = 1e-3  # β (spec, reimplementation; UNVERIFIED)
-    inner_momentum: float = 0.002  # γ (spec, reimplementation; UNVERIFIED)
-    z_init: Literal["ball", "sphere", "box"] = "box"  # training z_0 (spec: reimpl. box; poster: ball)
-    z_box: float = 0.1  # half-width of the "box" init U(−a, a) (spec, reimplementation)
+    inner_steps: int = 20  # T (reimpl.; UNVERIFIED)
+    inner_lr: float = 1e-3  # β (reimpl.; UNVERIFIED)
+    inner_momentum: float = 0.002  # γ (reimpl.; UNVERIFIED)
+    z_init: Literal["ball", "sphere", "box"] = "box"  # training z_0 (reimpl.: box; poster: ball)
+    z_box: float = 0.1  # half-width of the "box" init U(−a, a) (reimpl.)
     z_clip: float = 1.0  # > 0: project z into the ball of this radius (reimpl. clips; radius ours)
     z_residual: bool = True  # Z predicts r′ = z + Δ (ours; see the docstring)
-    lip_weight: float = 1e-4  # α of the Lipschitz term (spec, reimplementation; UNVERIFIED)
-    lip_noise: float = 1e-3  # σ of its input noise (spec, reimplementation; UNVERIFIED)
-    recon: Literal["l2", "l1"] = "l2"  # spec: ‖·‖²; the poster writes 𝓛₁
-    z_loss: Literal["l2", "l1"] = "l2"  # Z's regression loss (spec: squared; poster: 𝓛₁)
-    infer_steps: int | None = None  # Z iterations at inference; None -> inner_steps (spec)
+    lip_weight: float = 1e-4  # α of the Lipschitz term (reimpl.; UNVERIFIED)
+    lip_noise: float = 1e-3  # σ of its input noise (reimpl.; UNVERIFIED)
+    recon: Literal["l2", "l1"] = "l2"  # reimpl.: ‖·‖²; the poster writes 𝓛₁
+    z_loss: Literal["l2", "l1"] = "l2"  # Z's regression loss (reimpl.: squared; poster: 𝓛₁)
+    infer_steps: int | None = None  # Z iterations at inference; None -> inner_steps (reimpl.)
     infer_init: Literal["ball", "sphere", "box"] | None = "ball"  # inference z_0 (ours); None -> z_init
     eval_starts: int = 10  # k latent starts per evaluation condition (ours)
     # inherited, unused by cGML (there is no discriminator): lr_d, n_critic, d_norm

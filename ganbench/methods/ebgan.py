@@ -12,8 +12,8 @@ generated batch (N codes, G's loss only), is
 
     f_PT(S) = 1 / (N(N − 1)) · Σ_i Σ_{j≠i} (S_iᵀ S_j / (‖S_i‖ ‖S_j‖))².
 
-Defaults: margin m = 10 (the paper's MNIST value; CelebA 20, LSUN 80, ImageNet 40/80, see
-methods_spec.md §4), λ_PT = 0.1 ("EBGAN-PT"), one D step per G step.
+Defaults: margin m = 10 (the paper's MNIST value; CelebA 20, LSUN 80, ImageNet 40/80, its
+experiment sections), λ_PT = 0.1 ("EBGAN-PT"), one D step per G step.
 
 Energy scale (``energy_reduction``, default ``mean``: the squared error averaged over the
 pixels, then over the batch). The margin only means something against the energy's scale: the

@@ -26,7 +26,7 @@ Each g_f maps R onto exactly dom f* (tests check the ranges), so f*(g_f(v)) is a
 the loss evaluates f*(g_f(v)) in a closed form in v (e.g. js: softplus(v) − log 2; gan:
 softplus(v); squared_hellinger: e^v − 1; neyman: 2 − 2e^{−v/2}) instead of composing the two,
 which would lose precision or give log(0) as g_f(v) nears the edge of dom f*.
-The table is methods_spec.md §4's (several consistent implementations). Departure: for
+The table is the paper's Table 2 (as several consistent implementations write it). Departure: for
 ``neyman`` (and ``squared_hellinger``) every activation here is increasing in v (a larger V
 means "more like the data"), 1 − exp(−v); the mirrored 1 − exp(v) some tables list has the
 same range (−∞, 1) and is the same function of −V, which the critic's last linear layer absorbs.

@@ -1,6 +1,6 @@
 """Non-saturating GAN (Goodfellow et al. 2014, §3 "in practice" remark).
 
-methods_spec.md §4: D minimises BCE(D(x), 1) + BCE(D(G(z)), 0) = softplus(-D(x)) + softplus(D(G(z)));
+D minimises BCE(D(x), 1) + BCE(D(G(z)), 0) = softplus(-D(x)) + softplus(D(G(z))) (Eq. 1's D part);
 G minimises E softplus(-D(G(z))) = -E log σ(D(G(z))).
 Defaults: DCGAN nets, Adam lr 2e-4, β1 0.5 (Radford et al. 2016), one D step per G step.
 """

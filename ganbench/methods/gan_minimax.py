@@ -1,6 +1,6 @@
 """Minimax (saturating) GAN (Goodfellow et al. 2014, Eq. 1).
 
-methods_spec.md §4: D as in the non-saturating GAN; G minimises
+D as in the non-saturating GAN; G minimises
 E log(1 - σ(D(G(z)))) = -E softplus(D(G(z))).
 """
 

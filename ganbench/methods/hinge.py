@@ -1,7 +1,7 @@
 """Hinge-loss GAN (Lim & Ye 2017; used by SN-GAN and BigGAN).
 
 D minimises E relu(1 - D(x)) + E relu(1 + D(G(z))); G minimises -E D(G(z))
-(methods_spec.md §4). Adam lr 2e-4, β1 0.5 with DCGAN nets.
+(Lim & Ye 2017; as SN-GAN and sony/san's simple-san). Adam lr 2e-4, β1 0.5 with DCGAN nets.
 """
 
 import torch

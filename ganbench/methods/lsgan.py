@@ -2,7 +2,7 @@
 
 D minimises ½E(D(x) - b)² + ½E(D(G(z)) - a)²; G minimises ½E(D(G(z)) - c)².
 Default coding (a, b, c) = (0, 1, 1), the common "0-1" coding; (-1, 1, 0) is the one that
-minimises the Pearson χ² divergence (methods_spec.md §4). Adam lr 2e-4, β1 0.5.
+minimises the Pearson χ² divergence (Mao et al. 2017: b − c = 1, b − a = 2). Adam lr 2e-4, β1 0.5.
 """
 
 import torch

@@ -1,6 +1,6 @@
 """Neighbours embedding V_R, GN-GAN's "inverse t-SNE" regulariser (Tran, Bui, Cheung, AAAI 2019).
 
-This follows the GN-GAN student report (the seed report), which is ganbench's authority for
+This follows the GN-GAN student report (a course report on the paper), ganbench's authority for
 GN-GAN's formulas. For a mini-batch of n latent codes z_i and their generated samples G(z_i)
 (flattened to vectors):
 

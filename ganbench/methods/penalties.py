@@ -1,4 +1,4 @@
-"""Gradient penalties, kept apart because they are easy to confuse (methods_spec.md §6.4).
+"""Gradient penalties, kept apart because they are easy to confuse.
 
 - :func:`wgan_gp_penalty`: Gulrajani et al. 2017, Eq. 3: E(‖∇_x̂ D(x̂)‖₂ - 1)², the L2 norm over
   all input dimensions, x̂ = εx + (1-ε)G(z), ε ~ U(0, 1) per sample.

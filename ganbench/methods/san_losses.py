@@ -1,6 +1,7 @@
 """SAN discriminator objectives on the D-step outputs ``fun`` and ``dir`` (Takida et al., ICLR 2024).
 
-methods_spec.md §2.3, from the maximisation objective
+From the maximisation objective (the paper; sony/san's simple-san ``train.py`` and StyleSAN-XL
+``training/loss.py`` for the hinge case)
     V_SAN(ω, h) = V(⟨ω⁻, h⟩; G) + E_data⟨ω, h⁻(x)⟩ − E_z⟨ω, h⁻(G(z))⟩:
 the feature part is the base GAN's D loss on ``fun`` and the direction part is the
 Wasserstein (linear) critic loss on ``dir``. As losses to minimise:
@@ -10,7 +11,7 @@ Wasserstein (linear) critic loss on ``dir``. As losses to minimise:
 - hinge (sony/san simple-san ``compute_loss_san`` and StyleSAN-XL loss.py):
   E relu(1 − fun_real) + E relu(1 + fun_fake) − E dir_real + E dir_fake;
 - non-saturating: E softplus(−fun_real) + E softplus(fun_fake) − E dir_real + E dir_fake
-  (the general rule applied to the GAN loss; the spec marks this pairing UNVERIFIED).
+  (the general rule applied to the GAN loss; this pairing is not checked against the paper).
 The generator loss is the base method's, unchanged, on the plain output.
 Each piece reuses ganbench's own base loss (``gan``, ``hinge``, ``wgan`` modules).
 """

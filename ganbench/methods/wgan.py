@@ -2,7 +2,7 @@
 
 Critic minimises E D(G(z)) - E D(x); G minimises -E D(G(z)). After every critic step the
 critic's weights are clipped to [-c, c], c = 0.01. RMSProp lr 5e-5 for both, n_critic = 5.
-As in the official code (methods_spec.md §4), the critic takes 100 steps for each of the
+As in the official code (martinarjovsky/WassersteinGAN ``main.py``), the critic takes 100 steps for each of the
 first 25 generator iterations and every 500th one (``critic_boost``).
 """
 

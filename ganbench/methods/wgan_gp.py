@@ -3,7 +3,7 @@
 Critic minimises E D(G(z)) - E D(x) + λ E(‖∇_x̂ D(x̂)‖₂ - 1)² with λ = 10, n_critic = 5,
 no batch norm in the critic (``d_norm: none``; layer norm is allowed).
 Optimiser: Adam lr 1e-4 with β = (0.5, 0.9) as in the official code (igul222 gan_mnist.py);
-the paper's Algorithm 1 lists β1 = 0 (methods_spec.md §4) — set ``beta1: 0`` to follow it.
+the paper's Algorithm 1 lists β1 = 0 — set ``beta1: 0`` to follow it.
 """
 
 from ganbench.methods.adversarial import AdversarialMethod

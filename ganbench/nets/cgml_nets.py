@@ -5,12 +5,13 @@ Interfaces (shared by the MLP and the conv variants, used by :mod:`ganbench.meth
   28, 14 and 7 px for images, which G uses as U-Net skips);
 - ``G(h, z) -> ŷ`` with the target's shape;
 - ``Z(h, z) -> (r′, ρ)``: r′ a predicted next latent (N×z_dim), ρ ≥ 0 a step size (N),
-  ρ = sigmoid(·) as in the toy reimplementation (methods_spec.md §3).
+  ρ = sigmoid(·) as in a third-party student reimplementation of the paper's toy task.
 
-Sizes: MLPs of width 256 for the toy task (methods_spec.md §3: "MLPs of width 256"); the
+Sizes: MLPs of width 256 for the toy task (as that reimplementation); the
 depths (H: 2 hidden layers, G: 3, Z: 2) and the LeakyReLU(0.2) activations are ours (with
-ReLU, toy3d runs collapsed now and then to the mean of the branches and recovered slowly). The image nets are ours (the spec only
-says "U-Net-like encoder/decoder with skips", UNVERIFIED): strided 4×4 convs down to 7×7,
+ReLU, toy3d runs collapsed now and then to the mean of the branches and recovered slowly).
+The image nets are ours (a third-party reading note on the paper only says "U-Net-like
+encoder/decoder with skips", unverified against the paper): strided 4×4 convs down to 7×7,
 transposed convs back up, skips from H at every scale, and z broadcast as extra channels at
 every scale of G so that the latent can change fine detail (the bar). There is no batch
 norm anywhere: the inner latent optimisation must treat every example independently.

@@ -1,8 +1,9 @@
 """DCGAN generator and discriminator for 28×28 and 32×32 (and 64×64) images.
 
-Radford et al. 2016 rules (methods_spec.md §4 "DCGAN rules"): strided convs in D and
-transposed convs in G, no pooling; BN in G except the output layer; ReLU in G with a tanh
-output; LeakyReLU(0.2) in D; weights N(0, 0.02), BN γ ~ N(1, 0.02).
+Radford et al. 2016 rules (§3, "architecture guidelines"; as in pytorch/examples
+``dcgan/main.py``): strided convs in D and transposed convs in G, no pooling; BN in G except
+the output layer; ReLU in G with a tanh output; LeakyReLU(0.2) in D; weights N(0, 0.02), BN
+γ ~ N(1, 0.02).
 For 28×28 the generator starts from 7×7 (two up-sampling blocks); for 32/64 from 4×4.
 The discriminator's normalisation is a choice: ``bn`` (DCGAN), ``none`` or ``layer``
 (WGAN-GP: no BN in the critic), ``spectral`` (SN-GAN: SN on every conv and the head);

@@ -2,7 +2,7 @@
 
 - ``dcgan_e``: the mirror of ganbench's DCGAN discriminator (same 4×4 stride-2 conv stack,
   batch norm on every block but the first), ending in a linear layer to ``z_dim`` with no
-  output activation, as the Dist-GAN encoders end in a plain FC layer [methods_spec.md §1.1].
+  output activation, as the Dist-GAN encoders end in a plain FC layer (tntrung/gan ``modules/models_dcgan.py``).
   Activations are ReLU as in Dist-GAN's MNIST encoder (conv → ReLU → conv+BN+ReLU → … → FC d);
   the official encoder uses 5×5 convs and one more down-sampling block on 28×28 — ganbench
   mirrors its own discriminator instead, so E and D have the same receptive fields.

@@ -1,6 +1,6 @@
 """MLP generator and discriminator for 2D point data.
 
-Sizes follow the Dist-GAN toy code (methods_spec.md §1.1: 2→128→128→128→out with ReLU);
+Sizes follow the Dist-GAN toy code (tntrung/gan ``distgan_toy2d``: 2→128→128→128→out with ReLU);
 the discriminator uses LeakyReLU(0.2) and honours ``d_norm`` and ``minibatch_std`` like the
 DCGAN discriminator.
 """

@@ -9,9 +9,9 @@ with W = (w_1 … w_K) a K × D table (an embedding, normalised row by row), φ 
 ganbench discriminator (its ``features(x)``), and s one learnable scalar scale shared by all
 classes, so h does not depend on y. This is the SAN analogue of the projection discriminator
 (Miyato & Koyama 2018: ψ(φ(x)) + ⟨V_y, φ(x)⟩): the class picks the row of the last linear layer,
-and SAN constrains that row to the sphere. The official simple-san tutorial (sony/san, methods_spec
-§2.4) conditions its MNIST discriminator the same way ("select the row of ``fc_w`` for the label",
-``fc_w`` of shape num_class × D, random normal, no bias).
+and SAN constrains that row to the sphere. The official simple-san tutorial (sony/san,
+``simple-san/models/discriminator.py``) conditions its MNIST discriminator the same way (the
+label selects a row of ``fc_w``, of shape num_class × D, random normal, no bias).
 
 - ``split(features, y)`` gives the D-step outputs with SAN's detach pattern, per sample's class:
   ``fun = s·⟨ω_y⁻, φ⟩`` (gradient to the features and the scale) and ``dir = s⁻·⟨ω_y, φ⁻⟩``

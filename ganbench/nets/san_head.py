@@ -1,6 +1,6 @@
 """SAN last layer: a unit-norm direction ω and a scale (Takida et al., ICLR 2024, §5).
 
-SAN writes the discriminator as f(x) = ⟨ω, h(x)⟩ with ω ∈ S^{D-1} (methods_spec.md §2.1).
+SAN writes the discriminator as f(x) = ⟨ω, h(x)⟩ with ω ∈ S^{D-1} (the paper; sony/san's ``SANLinear``).
 This head replaces the linear ``head`` of any ganbench discriminator that exposes
 ``features(x)`` (flattened, ``feature_dim`` wide) and computes ``head(features(x))``:
 

@@ -1,7 +1,8 @@
 """SN-GAN's networks: the "standard CNN" and the ResNet (Miyato et al. 2018).
 
 Miyato, Kataoka, Koyama, Yoshida 2018, "Spectral Normalization for Generative Adversarial
-Networks" (ICLR), Appendix B (Tables 3 and 4 of the arXiv version); methods_spec.md §4.
+Networks" (ICLR), Appendix B (Tables 3 and 4 of the arXiv version); the authors' code
+pfnet-research/chainer-gan-lib (``common/net.py``) and pfnet-research/sngan_projection.
 
 **Standard CNN** (families ``sngan_cnn_g`` / ``sngan_cnn_d``), with ``w = width`` (64 = the paper):
 
@@ -10,7 +11,7 @@ Networks" (ICLR), Appendix B (Tables 3 and 4 of the arXiv version); methods_spec
   the paper), 8 for 64 px (chainer-gan-lib's ``bottom_width = size // 8``). The dense layer is
   followed by BN and ReLU, as in the authors' chainer-gan-lib ``DCGANGenerator``.
 - D: [conv 3×3 s1 (ch) -> conv 4×4 s2 (ch)] for ch = w, 2w, 4w, then conv 3×3 s1 8w -> dense 1;
-  LeakyReLU(0.1) after every conv (the paper's table and methods_spec §4; chainer-gan-lib's
+  LeakyReLU(0.1) after every conv (the paper's table; chainer-gan-lib's
   ``SNDCGANDiscriminator`` doubles the channels at the strided convs instead and uses
   chainer's default slope 0.2).
 - 28 px (MNIST, not in the paper): b = 7 and two up-samplings. G drops the first
