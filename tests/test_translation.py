@@ -140,6 +140,31 @@ def test_discogan_terms_by_hand():
 # ---------------------------------------------------------------------------------------------
 # domains and pairs
 # ---------------------------------------------------------------------------------------------
+def test_cyclegan_learning_rate_is_constant_then_decays_linearly(one_thread):
+    """decay_from 0.5 of T = 4 iterations: lr · (1 − (t − 2)⁺ / 2) before iteration t's step,
+    i.e. 1, 1, 1, ½ of lr at t = 0..3 (the paper: constant for 100 epochs, then linearly to 0)."""
+    from ganbench.methods.sngan import linear_decay
+
+    m = _method("cyclegan", pool_size=0, lr_g=2e-4, lr_d=1e-4)
+    m.total_iterations = 4
+    x = torch.rand(4, 2, 28, 28) * 2 - 1
+    seen = []
+    for _ in range(4):
+        m.step(lambda: x)
+        seen.append((m.opt_g.param_groups[0]["lr"], m.opt_d.param_groups[0]["lr"]))
+    assert seen == [pytest.approx((2e-4, 1e-4))] * 3 + [pytest.approx((1e-4, 0.5e-4))]
+    # the same helper by hand, T = 10: from 0 on, t = 3 -> 0.7; from half, t = 8 -> 1 − 3/5 = 0.4
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    linear_decay([opt], [2.0], 3, 10)
+    assert opt.param_groups[0]["lr"] == pytest.approx(1.4)
+    linear_decay([opt], [2.0], 8, 10, start=0.5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.8)
+    linear_decay([opt], [2.0], 12, 10, start=0.5)  # past the end: 0, never negative
+    assert opt.param_groups[0]["lr"] == 0.0
+    linear_decay([opt], [2.0], 8, 10, start=1.0)  # decay_from 1: never (lr left as it was)
+    assert opt.param_groups[0]["lr"] == 0.0
+
+
 def test_domains_are_deterministic_keep_labels_and_contrast():
     mnist = load_mnist_uint8()
     x1, y1 = colored_uint8("test")

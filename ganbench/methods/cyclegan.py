@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
+from ganbench.methods.sngan import linear_decay
 from ganbench.methods.translation import TranslationMethod, TranslationParams
 from ganbench.registry import METHODS
 
@@ -137,18 +138,9 @@ class CycleGAN(TranslationMethod):
         """½-weighted least-squares losses of D_A and D_B, summed."""
         return lsgan_d_loss(self.D_a(a), self.D_a(fake_a)) + lsgan_d_loss(self.D_b(b), self.D_b(fake_b))
 
-    def _set_lr(self) -> None:
-        total, start = self.total_iterations, self.params.decay_from
-        if not total or start >= 1.0:
-            return
-        begin = start * total
-        factor = 1.0 - max(0.0, self.iteration - begin) / max(1.0, total - begin)
-        for opt, lr in ((self.opt_g, self.params.lr_g), (self.opt_d, self.params.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr * max(0.0, factor)
-
     def step(self, next_real) -> dict[str, torch.Tensor]:
-        self._set_lr()
+        linear_decay((self.opt_g, self.opt_d), (self.params.lr_g, self.params.lr_d), self.iteration,
+                     self.total_iterations, start=self.params.decay_from)
         a, b = self.real_batches(next_real)
         g = self.generator_losses(a, b)
         self.opt_g.zero_grad(set_to_none=True)

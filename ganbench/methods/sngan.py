@@ -58,11 +58,14 @@ class SNGANParams(LRDecayParams):
     d_norm: DNorm = "spectral"
 
 
-def linear_decay(optimizers, base_lrs, iteration: int, total: int | None) -> None:
-    """Sets each optimiser's lr to base · (1 − iteration/total) (no-op without a total)."""
-    if not total:
+def linear_decay(optimizers, base_lrs, iteration: int, total: int | None, start: float = 0.0) -> None:
+    """Sets each optimiser's lr to base · (1 − (t − s·T)⁺ / (T − s·T)) at iteration t of T = ``total``:
+    constant for the first share s = ``start`` of the run, then linearly down to 0 (s = 0:
+    base · (1 − t/T)). No-op without a total or with s ≥ 1."""
+    if not total or start >= 1.0:
         return
-    factor = max(0.0, 1.0 - iteration / total)
+    begin = start * total
+    factor = max(0.0, 1.0 - max(0.0, iteration - begin) / max(1.0, total - begin))
     for opt, base in zip(optimizers, base_lrs):
         for group in opt.param_groups:
             group["lr"] = base * factor
