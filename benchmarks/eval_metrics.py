@@ -5,7 +5,10 @@
 Prints one JSON object (human-readable lines go to stderr), for real data against real data (the floor any generator is compared with):
 - prdc_mnist: MNIST train images (n, seeded subset) vs the test reference (n), values and time;
 - the PRDC algebra alone on n×2048 random float32 features (the Inception-sized case), time;
-- stacked_modes on n real Stacked-MNIST train images, values and time.
+- stacked_modes on n real Stacked-MNIST train images, values and time;
+- memorization (C_T, authenticity) on n MNIST test images outside the test reference, one torch
+  thread: a fresh call (reference features of the 60k train split, k-means), the same call again
+  (what every later evaluation of a trial pays) and a call on other images (new training radii).
 Reference features go to a temporary cache so the real one is untouched.
 """
 
@@ -26,6 +29,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--prdc-n", type=int, default=10000)
     ap.add_argument("--stacked-n", type=int, default=25600)
+    ap.add_argument("--memorization-n", type=int, default=1000)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
 
@@ -65,7 +69,31 @@ def main() -> None:
         values, _ = compute_metrics(xs[: args.stacked_n], "stacked_mnist", ["stacked_modes"], device=args.device)
         out["stacked_modes_train"] = {"n": args.stacked_n, "values": values,
                                       "seconds": round(time.perf_counter() - start, 2)}
+    if args.memorization_n:
+        out["memorization_mnist"] = memorization_timing(args.memorization_n)
     print(json.dumps(out, indent=2, sort_keys=True))
+
+
+def memorization_timing(n: int) -> dict:
+    """Seconds of compute_metrics(["memorization"]) on one thread: fresh, again, other samples."""
+    from ganbench.data.base import load_dataset
+    from ganbench.metrics.evaluate import compute_metrics
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x, _ = load_dataset("mnist", "test")
+        rest = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[n:]  # not the reference
+        res: dict = {"n": n, "torch_threads": 1}
+        for label, fake in [("seconds_first", x[rest[:n]]), ("seconds_again", x[rest[:n]]),
+                            ("seconds_other_samples", x[rest[n : 2 * n]])]:
+            start = time.perf_counter()
+            values, _ = compute_metrics(fake, "mnist", ["memorization"], num_samples=n, reference="test")
+            res[label] = round(time.perf_counter() - start, 2)
+            res.setdefault("values", values)
+        return res
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

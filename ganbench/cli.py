@@ -138,8 +138,10 @@ def list_(what: str = typer.Argument(..., help="methods | datasets | metrics")):
                           _first_paragraph(cls))
     elif what == "metrics":
         table.add_column("metric"); table.add_column("values"); table.add_column("applies to"); table.add_column("about")
+        from ganbench.metrics.base import ARROWS
+
         for name, cls in METRICS.items():
-            values = ", ".join(f"{k} {'↓' if d == 'min' else '↑'}" for k, d in cls.outputs.items())
+            values = ", ".join(f"{k} {ARROWS.get(d, d)}" for k, d in cls.outputs.items())
             scope = ", ".join(sorted(cls.datasets)) if cls.datasets else ", ".join(sorted(cls.kinds))
             table.add_row(name, values, scope, cls.summary)
     else:
@@ -432,11 +434,13 @@ def eval_(source: Path = typer.Argument(..., help="trials/<id>/checkpoint.pt, a 
     protocol = Table(title="protocol", show_header=True)
     for col in ("metric", "n gen", "n ref", "split", "extractor", "weights sha1", "resize", "warning"):
         protocol.add_column(col)
+    from ganbench.metrics.base import ARROWS
+
     for name in result.metrics:
         p = result.protocols.get(name, {})
         for key, direction in METRICS.get(name).outputs.items():
             if key in result.values:
-                values.add_row(key, f"{result.values[key]:.6g}", "↓" if direction == "min" else "↑", name)
+                values.add_row(key, f"{result.values[key]:.6g}", ARROWS.get(direction, direction), name)
         protocol.add_row(name, str(p.get("n_gen", "")), str(p.get("n_ref", "")), str(p.get("split", "")),
                          str(p.get("extractor", "")), str(p.get("weights_sha1", ""))[:12],
                          str(p.get("resize", "")), "yes" if name in result.warnings else "")

@@ -239,7 +239,7 @@ def test_listed_with_directions_and_summaries(monkeypatch):
 
     monkeypatch.setenv("COLUMNS", "400")
     out = CliRunner().invoke(app, ["list", "metrics"]).output
-    for name, values in [("memorization", "ct ↑, authenticity ↑"), ("memorization_inception", "ct_inception ↑"),
+    for name, values in [("memorization", "ct →0, authenticity ↑"), ("memorization_inception", "ct_inception →0"),
                          ("vendi", "vendi ↑"), ("vendi_inception", "vendi_inception ↑"),
                          ("pr_prob", "p_precision ↑, p_recall ↑"), ("pr_prob_inception", "p_recall_inception ↑")]:
         assert any(line.split("│")[1].strip() == name and values in line for line in out.splitlines()

@@ -1,7 +1,8 @@
 """The metric contract shared by every metric and by the evaluator.
 
 A metric is registered under the name a suite uses (``fid``, ``fcd``, ``modes``...). It
-declares the values it produces and whether lower or higher is better, the dataset kinds it
+declares the values it produces and which way is better (lower, higher, or closest to zero for
+a signed statistic such as the data-copying test C_T), the dataset kinds it
 applies to, and computes its values from a tensor of generated samples. Every value carries
 its protocol (n generated, n reference, split, extractor, resize mode).
 """
@@ -18,6 +19,28 @@ from ganbench.data.base import DatasetInfo
 
 LOWER = "min"
 HIGHER = "max"
+#: closest to zero is best (a signed statistic whose sign says which way it fails: C_T)
+ZERO = "zero"
+DIRECTIONS = (LOWER, HIGHER, ZERO)
+#: the mark tables, captions and ``ganbench list metrics`` print after a value key
+ARROWS = {LOWER: "↓", HIGHER: "↑", ZERO: "→0"}
+DIRECTION_TEXT = {LOWER: "lower is better", HIGHER: "higher is better", ZERO: "closest to 0 is best"}
+
+
+def goodness(value: float, direction: str) -> float:
+    """``value`` mapped so that larger is better under ``direction`` (v, −v or −|v|)."""
+    if direction == HIGHER:
+        return float(value)
+    if direction == LOWER:
+        return -float(value)
+    if direction == ZERO:
+        return -abs(float(value))
+    raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
+
+
+def best_of(values: dict[Any, float], direction: str):
+    """The key of ``values`` whose value is best under ``direction`` (the first one on a tie)."""
+    return max(values, key=lambda k: goodness(values[k], direction))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +73,7 @@ class Metric(abc.ABC):
     """One metric. Subclasses set the class attributes and implement :meth:`compute`."""
 
     name: ClassVar[str]
-    #: value key -> LOWER or HIGHER; keys are the column names in results.csv and tables.
+    #: value key -> LOWER, HIGHER or ZERO; keys are the column names in results.csv and tables.
     outputs: ClassVar[dict[str, str]]
     #: dataset kinds the metric applies to ("image", "points"); ``datasets`` narrows further.
     kinds: ClassVar[frozenset[str]] = frozenset({"image"})

@@ -22,8 +22,9 @@ Generative Models", AISTATS, arXiv 2004.05675; the authors' code ``casey-meehan/
    of the authors' experiments, i.e. a cell counts when it holds more than 20 generated samples.
 
 Negative = copying; about 0 for a generator whose samples are as far from the training data as
-held-out real data; positive = underfitting. The table treats higher as better (less copying),
-so a large positive value is not "better" in any useful sense: read it beside FCD/precision.
+held-out real data; positive = underfitting. Its direction is ``ZERO`` (closest to 0 is best):
+tables bold the mean of smallest magnitude and show it with →0; a tuning objective cannot be
+C_T (the suite check says so in one line): neither minimising nor maximising it is right.
 
 Departures, all deliberate:
 
@@ -85,7 +86,7 @@ import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
-from ganbench.metrics.base import HIGHER, EvalContext, Metric
+from ganbench.metrics.base import HIGHER, ZERO, EvalContext, Metric
 from ganbench.metrics.inception import InceptionExtractor, note_cpu_cost
 from ganbench.metrics.mnist_classifier import ClassifierExtractor
 from ganbench.metrics.reference import paired_outputs, prepare_reference, reference_outputs
@@ -415,7 +416,7 @@ def authenticity_from_features(train, gen, chunk: int = CHUNK, memo_key: tuple |
 
 
 class _MemorizationBase(Metric):
-    outputs = {"ct": HIGHER, "authenticity": HIGHER}
+    outputs = {"ct": ZERO, "authenticity": HIGHER}
     kinds = frozenset({"image"})
     suffix = ""
     #: training samples T (None: the whole train split, as in both papers)
@@ -469,8 +470,8 @@ class Memorization(_MemorizationBase):
 
     name = "memorization"
     datasets = frozenset({"mnist", "fashion_mnist"})
-    summary = ("data-copying test C_T (Meehan 2020; <0 copies training data, ~0 like held-out data, "
-               "higher better) and authenticity (Alaa 2022; share not copied, higher better) on the "
+    summary = ("data-copying test C_T (Meehan 2020; <0 copies training data, >0 underfits, closest to 0 "
+               "best) and authenticity (Alaa 2022; share not copied, higher better) on the "
                "classifier features; CPU-friendly")
 
     def extractor(self, ctx: EvalContext):
@@ -488,7 +489,7 @@ class MemorizationInception(_MemorizationBase):
     name = "memorization_inception"
     suffix = "_inception"
     outputs = {f"{k}_inception": d for k, d in _MemorizationBase.outputs.items()}
-    summary = ("C_T (<0 copies training data, higher better) and authenticity (higher better) on "
+    summary = ("C_T (<0 copies training data, >0 underfits, closest to 0 best) and authenticity (higher better) on "
                "TF-Inception pool3; the whole train split goes through Inception once: GPU profile")
 
     def extractor(self, ctx: EvalContext):

@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from ganbench.report.collect import FINISHED, value_keys
 from ganbench.report.names import dataset_display, key_display, method_display
 
-ARROW_TEXT = {"min": "lower is better", "max": "higher is better"}
+ARROW_TEXT = {"min": "lower is better", "max": "higher is better", "zero": "closest to 0 is best"}
 MAX_SEED_PANELS = 6
 #: a curve value further than FENCE inter-quartile ranges beyond the quartiles is clipped
 FENCE = 5.0

@@ -1,7 +1,8 @@
 """Which methods of a table column are distinguishable from the best one.
 
 For one dataset x value key, the *best* method is the one with the best mean over seeds (the
-key's direction decides). Every other method is compared with it by Welch's two-sided t-test
+key's direction decides: the lowest, the highest, or for a signed statistic such as C_T the
+mean closest to zero). Every other method is compared with it by Welch's two-sided t-test
 (``scipy.stats.ttest_ind(equal_var=False)``: unequal variances, the usual case for GANs whose
 seeds scatter differently), when both have at least :data:`MIN_SEEDS` values. A method whose
 p-value is at least :data:`ALPHA` is *not distinguishable* from the best; the table marks it.
@@ -23,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ganbench.metrics.base import DIRECTIONS, best_of
 
 ALPHA = 0.05
 MIN_SEEDS = 3
@@ -58,14 +61,16 @@ def compare_to_best(values: Mapping[str, Sequence[float]], direction: str | None
                     alpha: float = ALPHA, min_seeds: int = MIN_SEEDS) -> Comparison:
     """Compare every method of ``values`` (method -> its finite values over seeds) with the best.
 
-    ``direction`` is ``"min"`` or ``"max"``; without one there is no best and no test.
+    ``direction`` is ``"min"``, ``"max"`` or ``"zero"`` (closest to zero is best; the test
+    then compares the two samples as they are, whichever side of zero each lies); without one
+    there is no best and no test.
     """
     samples = {m: [float(v) for v in vs if math.isfinite(float(v))] for m, vs in values.items()}
     samples = {m: vs for m, vs in samples.items() if vs}
-    if direction not in ("min", "max") or len(samples) < 2:
+    if direction not in DIRECTIONS or len(samples) < 2:
         return Comparison(None, untested=frozenset(samples))
     means = {m: float(np.mean(vs)) for m, vs in samples.items()}
-    best = (min if direction == "min" else max)(means, key=means.get)
+    best = best_of(means, direction)
     if len(samples[best]) < min_seeds:
         return Comparison(best, untested=frozenset(m for m in samples if m != best))
     p_values, untested = {}, set()

@@ -12,7 +12,9 @@ most two decimals more); a column whose largest mean is below 0.01 is printed sc
 ``0.0694``. LaTeX numbers are set in math mode (``$17.1 \\pm 0.9$``).
 
 Best and significance. The best mean of a column is bold (when its direction is known and at
-least two methods have a value; ties at the printed precision are all bold). Every other method
+least two methods have a value; ties at the printed precision are all bold). Directions are
+lower (↓), higher (↑) or closest to zero (→0, a signed statistic such as C_T: the mean of
+smallest magnitude is bold, and −0.20 ties with 0.20). Every other method
 is compared with the best by Welch's t-test over seeds when both have >= 3
 (:mod:`ganbench.report.significance`); those not distinguishable at α = 0.05 carry a dagger
 (†). With fewer seeds no marks are made, and the caption says which test ran and why not.
@@ -38,11 +40,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ganbench.metrics.base import ARROWS as BASE_ARROWS
+from ganbench.metrics.base import DIRECTION_TEXT, ZERO
 from ganbench.report.collect import FINISHED, value_keys
 from ganbench.report.names import dataset_display, key_display, method_display
 from ganbench.report.significance import ALPHA, MIN_SEEDS, TEST_NAME, Comparison, compare_to_best
 
-ARROWS = {"min": "↓", "max": "↑"}
+ARROWS = BASE_ARROWS
 #: order in which non-finished statuses are listed in an annotation
 STATUS_ORDER = ("diverged", "failed", "running", "unknown")
 EMPTY = "—"
@@ -232,9 +236,10 @@ def build_table(
         texts = {m: fmt.mean_std(*stats[m]) for m in samples}
         comparison = compare_to_best(samples, directions.get(key)) if significance else Comparison(None)
         comparisons[(ds, key)] = comparison
-        best_text = texts.get(comparison.best, "").split(" ± ")[0] if comparison.best else None
+        printed = _printed_mean if directions.get(key) != ZERO else _printed_magnitude
+        best_text = printed(texts.get(comparison.best, "")) if comparison.best else None
         for method, text in texts.items():
-            bold = best_text is not None and text != "" and text.split(" ± ")[0] == best_text
+            bold = best_text is not None and text != "" and printed(text) == best_text
             pub = pubs.get(method)
             pub_text = fmt.mean_std(pub.value, pub.spread if pub.spread is not None else math.nan,
                                     2 if pub.spread is not None else 1) if pub is not None else ""
@@ -246,8 +251,25 @@ def build_table(
     return table
 
 
+def _printed_mean(text: str) -> str:
+    return text.split(" ± ")[0]
+
+
+def _printed_magnitude(text: str) -> str:
+    """The printed mean without its sign (ties of a closest-to-zero column)."""
+    return _printed_mean(text).lstrip("-−")
+
+
 def _table_notes(table: Table, significance: bool, has_published: bool) -> list[str]:
     notes = []
+    zero_keys = list(dict.fromkeys(key for _, key in table.columns if table.directions.get(key) == ZERO))
+    if zero_keys:
+        notes.append(
+            f"{ARROWS[ZERO]}: {DIRECTION_TEXT[ZERO]} ({', '.join(key_display(k) for k in zero_keys)}: a signed "
+            "statistic; for C_T negative = closer to the training data than held-out data, i.e. copying, "
+            "positive = farther, i.e. underfitting); bold is the mean of smallest magnitude, and the "
+            "significance test compares the values themselves, so a method as far on the other side of 0 "
+            "counts as different.")
     tested = any(c.p_values for c in table.comparisons.values())
     ranked = any(c.best is not None for c in table.comparisons.values())
     few = sorted({n for n in table.seeds if n < MIN_SEEDS})
@@ -439,6 +461,7 @@ _LATEX_SPECIAL = {
     "±": r"$\pm$",
     "↓": r"$\downarrow$",
     "↑": r"$\uparrow$",
+    "→": r"$\rightarrow$",
     "—": "---",
     "–": "--",
     "†": r"\textdagger{}",

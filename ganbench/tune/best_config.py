@@ -1,7 +1,8 @@
 """The best configuration of every (method row, dataset, searcher), as YAML for a suite.
 
 The best trial is the one with the best finite final ``objective`` (lowest for ``mode:
-min``, highest for ``max``) among the trials that finished; when none of a group finished
+min``, highest for ``max``, closest to 0 for ``zero``, a direction the suite check refuses
+as a tuning objective) among the trials that finished; when none of a group finished
 (e.g. every trial was stopped early by ASHA) the best finite objective of any status is
 used, and the comment says so. Ties go to the trial proposed first.
 
@@ -30,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+
+from ganbench.metrics.base import goodness
 
 FINISHED = "finished"
 
@@ -60,7 +63,7 @@ def best_records(records: pd.DataFrame, mode: str) -> pd.DataFrame:
         if pool.empty:
             continue
         pool = pool.sort_values("order", kind="stable")
-        index = pool["_value"].idxmin() if mode == "min" else pool["_value"].idxmax()
+        index = pool["_value"].map(lambda v: goodness(v, mode)).idxmax()  # the first of equals
         pick = pool.loc[index].copy()
         pick["finished_only"] = not finished.empty
         pick["n_trials"] = len(group)

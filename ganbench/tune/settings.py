@@ -193,6 +193,9 @@ def check_tune(suite: Any, fail) -> None:
         keys = sorted({k for _, cls in METRICS.items() for k in cls.outputs})
         fail("tune.objective.metric", f"unknown value key {tune.objective.metric!r} (known: {', '.join(keys)})")
     metric, direction = found
+    if direction not in ("min", "max"):  # "zero" (C_T): neither minimising nor maximising is right
+        fail("tune.objective.metric", f"{tune.objective.metric} is best closest to 0, not lower or higher; "
+                                      "tune on a value that is (e.g. authenticity, fcd)")
     if tune.objective.mode and tune.objective.mode != direction:
         fail("tune.objective.mode", f"{tune.objective.mode!r} but {tune.objective.metric} is better when "
                                     f"{'lower' if direction == 'min' else 'higher'} ({direction!r})")

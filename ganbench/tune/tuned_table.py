@@ -23,7 +23,8 @@ from dataclasses import replace
 import pandas as pd
 
 from ganbench.report.collect import value_keys
-from ganbench.report.tables import ARROWS, Cell, build_table, latex_escape
+from ganbench.metrics.base import DIRECTION_TEXT, ZERO, best_of
+from ganbench.report.tables import ARROWS, Cell, _printed_magnitude, _printed_mean, build_table, latex_escape
 from ganbench.report.tables import _md_cell, _tex_cell  # the suite tables' own cell rendering
 
 DEFAULT = "default"
@@ -68,11 +69,12 @@ def _cells(data: pd.DataFrame, key: str, columns: list[tuple[str, str]], directi
         for (row, dataset), group in means.groupby(level=[0, 1]):
             if len(group) < 2:
                 continue
-            best = group.idxmin() if direction == "min" else group.idxmax()
-            best_text = cells[(row, (dataset, best[2]))].value.split(" ± ")[0]
+            best = best_of(group.to_dict(), direction)
+            printed = _printed_magnitude if direction == ZERO else _printed_mean
+            best_text = printed(cells[(row, (dataset, best[2]))].value)
             for (_, _, variant) in group.index:  # ties at the printed precision are all bold
                 cell = cells.get((row, (dataset, variant)))
-                if cell is not None and cell.value and cell.value.split(" ± ")[0] == best_text:
+                if cell is not None and cell.value and printed(cell.value) == best_text:
                     cells[(row, (dataset, variant))] = replace(cell, bold=True)
     return cells
 
@@ -108,7 +110,7 @@ def caption(data: pd.DataFrame, key: str, direction: str | None, sweep: dict,
     objective = sweep.get("objective") or {}
     budget = sweep.get("budget", "?")
     splits = _splits(data) or ([eval_reference] if eval_reference else [])
-    arrow = {"min": " (↓ lower is better)", "max": " (↑ higher is better)"}.get(direction or "", "")
+    arrow = f" ({ARROWS[direction]} {DIRECTION_TEXT[direction]})" if direction in DIRECTION_TEXT else ""
     seeds = data.groupby(["row", "dataset", "variant"])["seed"].nunique().tolist()
     return (
         f"{key}{arrow}: default against tuned hyperparameters. Mean ± std over {_span(seeds)} seeds "
