@@ -15,6 +15,13 @@ the distance to its k-th nearest neighbour within its own set, the point itself 
 - ``coverage`` (same, eq. 4, k = 5): the fraction of real points whose ball holds at least one
   generated point, ``min_j d(R_i, F_j) < r_5(R_i)``.
 
+Precision alone does not see mode collapse: a generator that returns one realistic image
+1000 times has every sample inside a real ball, so ``precision_mnist`` reads 1.00 while recall
+and coverage fall to about 0 (measured on MNIST with 1000 copies of one held-out test image
+against the 1000-image test reference: precision 1.00, recall 0.00, coverage 0.005–0.007).
+Read precision beside recall and coverage, which is why ``prdc_mnist`` reports all four and the
+default metric set of ``ganbench eval`` on MNIST / Fashion-MNIST includes it.
+
 All are higher-better; identical sets (with no duplicated points) give precision = recall =
 coverage = 1 and density = 1 (up to a few ties: the copy of a point's k-th neighbour lies exactly
 on its sphere, and float64 round-off in the dot products decides those few, e.g. 1.00006 at 10k).
@@ -177,7 +184,9 @@ class PRDCMnist(_PRDCBase):
     suffix = "_mnist"
     outputs = {f"{k}_mnist": d for k, d in _PRDCBase.outputs.items()}
     datasets = frozenset({"mnist", "fashion_mnist"})
-    summary = "precision/recall/density/coverage on the MNIST-classifier features (128-d); CPU-friendly"
+    summary = ("precision/recall/density/coverage on the MNIST-classifier features (128-d); precision "
+               "alone reads 1.00 for a fully collapsed generator: read it beside recall and coverage; "
+               "CPU-friendly")
 
     def extractor(self, ctx: EvalContext):
         return ClassifierExtractor(ctx.dataset.name)
