@@ -1,4 +1,4 @@
-"""Classifier Inception Score: the IS formula on ganbench's MNIST classifier (§5.3, §5.7).
+"""Classifier Inception Score: the IS formula (Salimans et al. 2016) on ganbench's MNIST classifier.
 
 Salimans et al. 2016: IS = exp(E_x KL(p(y|x) ‖ p(y))), with p(y|x) the softmax of the
 classifier's logits and p(y) the marginal within each split. As in OpenAI's code and
@@ -12,7 +12,8 @@ permutation (``numpy.random.RandomState(2020)``). Consecutive chunks of images s
 (a folder of PNGs named by label) would otherwise each hold about one class, every chunk's
 marginal would be close to its samples' predictions, and the score would fall towards 1 (the
 first 1000 test digits: 1.64 sorted by class, 9.28 in test-set order; 9.32 for both now). The MNIST test set scores about 9.8–9.9 with a good classifier
-(methods_spec.md §5.7 cites 9.88 for another classifier).
+(the MNIST Inception Score of ChunyuanLI/MNIST_Inception_Score, README: 9.8793 ± 0.0614 on
+the test set with its own classifier).
 """
 
 from __future__ import annotations

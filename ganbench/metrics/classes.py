@@ -1,7 +1,8 @@
 """Class coverage of generated digits, read by ganbench's MNIST classifier.
 
-The single-digit analogue of the Stacked-MNIST mode count and KL (methods_spec.md §5.6, msgan
-and PacGAN code): each sample is labelled with the classifier's argmax.
+The single-digit analogue of the Stacked-MNIST mode count and KL (Metz et al. 2017 and
+Srivastava et al. 2017 for Stacked MNIST; the code of tntrung/msgan ``modules/eval.py`` and
+fjxmlzn/PacGAN): each sample is labelled with the classifier's argmax.
 
 - ``classes_covered`` (higher is better): the number of classes that receive at least
   ``max(1, ceil(0.1 · n / K))`` samples, i.e. at least a tenth of their fair share n/K. The

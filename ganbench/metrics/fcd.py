@@ -2,9 +2,10 @@
 
 The Fréchet distance of Heusel et al. 2017 (eq. 6, :mod:`ganbench.metrics.frechet`) computed
 on the 128-d penultimate layer of :class:`~ganbench.metrics.mnist_classifier.Classifier28`
-instead of Inception pool3. methods_spec.md §5.7: a domain classifier's Fréchet distance is
-preferable to ImageNet-Inception FID on MNIST (bioinf-jku/TTUR#24); values compare only within
-one classifier, whose weights' SHA1 the protocol records. Cheap enough for CPU profiles.
+instead of Inception pool3. A domain classifier's Fréchet distance is preferable to
+ImageNet-Inception FID on MNIST, as the maintainers of TTUR and of tsc2017's FID code advise
+(GitHub issues bioinf-jku/TTUR#24 and tsc2017/Frechet-Inception-Distance#2); values compare
+only within one classifier, whose weights' SHA1 the protocol records. Cheap enough for CPU profiles.
 """
 
 from __future__ import annotations

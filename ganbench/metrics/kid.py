@@ -1,7 +1,8 @@
 """Kernel Inception Distance (Bińkowski et al. 2018, "Demystifying MMD GANs", eq. 3 / App. A).
 
 KID is the unbiased estimate of MMD² between two feature sets under the cubic polynomial
-kernel k(x, y) = (xᵀy/d + 1)³ (methods_spec.md §5.4). For each of ``num_subsets`` subsets of
+kernel k(x, y) = (xᵀy/d + 1)³, d the feature dimension (the paper's kernel; torch-fidelity's
+``kid_kernel_degree=3``, ``kid_kernel_gamma`` = 1/d, ``kid_kernel_coef0=1``). For each of ``num_subsets`` subsets of
 size m = min(n₁, n₂, ``max_subset_size``) drawn without replacement from each set:
 
     MMD²ᵤ = [Σ_{i≠j} k(x_i, x_j) + Σ_{i≠j} k(y_i, y_j)] / (m(m−1)) − 2 Σ_{i,j} k(x_i, y_j) / m²

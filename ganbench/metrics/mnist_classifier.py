@@ -1,8 +1,9 @@
 """The small image classifiers behind FCD, classifier IS and class counts, for any labelled
 small image dataset (MNIST, Fashion-MNIST, and e.g. 3×32×32 or 1×28×28 domains of MNIST).
 
-Why our own: ImageNet-Inception features are a poor fit for 28×28 digits (methods_spec.md §5.7;
-bioinf-jku/TTUR#24), and no pretrained MNIST classifier can be downloaded here. Scores that use
+Why our own: ImageNet-Inception features are a poor fit for 28×28 digits (the TTUR and tsc2017
+maintainers' advice, GitHub issues bioinf-jku/TTUR#24 and tsc2017/Frechet-Inception-Distance#2),
+and no pretrained MNIST classifier can be downloaded here. Scores that use
 a classifier are comparable only for one fixed classifier, so each classifier is named by the
 SHA1 of its weights (:func:`_state_sha1`) in every protocol, together with its dataset, input
 shape, test accuracy and source (``shipped`` or ``trained``).

@@ -1,6 +1,7 @@
 """Reference features of real data, cached per (dataset, split, extractor, n, seed).
 
-design.md "Numbers we can trust": reference statistics are computed once and reused. We cache
+Reference statistics are computed once and reused (docs/architecture.md: assets are prepared
+once, in the driver; every value carries its protocol). We cache
 the extractor's outputs themselves (float32; FID/FCD statistics are derived from them in
 float64 in a fraction of a second, and KID needs the features), as an ``.npz`` read with
 ``allow_pickle=False``, with the protocol that produced them stored in the same file:
