@@ -33,7 +33,7 @@ from ganbench import interrupt
 from ganbench.errors import EnvironmentFault, GanbenchError, environment_fault
 from ganbench.spec import TrialSpec
 from ganbench.suite import Resources
-from ganbench.trial import TrialContext, env_for_workers, train_trial
+from ganbench.trial import TrialContext, env_for_workers, train_trial, trial_threads
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
 
@@ -309,7 +309,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
     started = ensure_ray(address)
     try:
         per_trial = cluster_resources_for(resources, source)
-        threads = max(1, int(per_trial["cpu"]))
+        threads = trial_threads(per_trial["cpu"])
         ctx = TrialContext(**{**ctx.__dict__, "threads": threads, "report_to_tune": True})
         labels = {s.trial_id: s.display for s in specs}
         storage = Path(ctx.suite_dir).resolve() / "ray"

@@ -7,8 +7,9 @@ Outputs, under ``<suite_dir>/trials/<trial_id>/``: ``spec.json``, ``evals.jsonl`
 per evaluation), ``status.json``, ``checkpoint.pt``, ``samples.png`` (and ``samples.npy``
 for point data); the same numbers go to the trial's MLflow child run. ``status.json`` holds
 ``status`` (running, finished, diverged, failed, oom, interrupted), ``error``, ``last_step``,
-``attempt``, ``notes`` (retries, a corrupt checkpoint set aside), ``host``, ``pid`` and, under Ray,
-``node_id``. ``progress.json`` holds the live iteration, training it/s and the last metrics and
+``attempt``, ``notes`` (retries, a corrupt checkpoint set aside), ``host``, ``pid``,
+``torch_threads`` (the CPU threads torch trains and evaluates with: ``resources.cpus_per_trial``
+rounded down, at least 1) and, under Ray, ``node_id``. ``progress.json`` holds the live iteration, training it/s and the last metrics and
 losses, rewritten at most every :data:`PROGRESS_EVERY_S` seconds from the trainer's ``on_step``
 (the driver's display reads it: the same file works in-process, in local Ray workers and on the
 nodes of a cluster, which write their trial folders into the shared results folder anyway).
@@ -137,6 +138,25 @@ def _save_samples(folder: Path, samples: torch.Tensor, kind: str) -> list[Path]:
 
 
 def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
+    """Train and evaluate one trial with ``ctx.threads`` torch threads (the driver's
+    ``resources.cpus_per_trial`` rounded down, at least 1: :func:`trial_threads`); the calling
+    process's thread count is restored afterwards (``--local`` runs trials in the driver).
+    See :func:`_train_trial`."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(ctx.threads)))
+    try:
+        return _train_trial(spec, ctx)
+    finally:
+        torch.set_num_threads(before)
+
+
+def trial_threads(cpus_per_trial: float) -> int:
+    """torch's intra-op threads for a trial given ``cpus_per_trial`` CPUs: rounded down, at least 1
+    (a fractional share of a core cannot run a thread of its own; Ray reserves the same number)."""
+    return max(1, int(cpus_per_trial))
+
+
+def _train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
     """Train and evaluate one trial; return its final record (never raises for a trial fault).
 
     A trial whose ``status.json`` says finished or diverged is skipped. Otherwise it
@@ -157,8 +177,7 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
         stale.unlink(missing_ok=True)
     atomic_write_text(folder / "spec.json",
                       json.dumps({"trial_id": spec.trial_id, "suite": ctx.suite_name, **spec.to_dict()}, indent=2))
-    torch.set_num_threads(max(1, ctx.threads))
-    where = _where()
+    where = {**_where(), "torch_threads": torch.get_num_threads()}  # set by train_trial
     run = None
     if ctx.tracking_uri:
         run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, spec.trial_id,
