@@ -66,6 +66,48 @@ def test_authenticity_by_hand():
     assert authenticity_from_features(col(0.0, 1.0, 5.0), col(0.4, 3.5, 9.5, -2.0)) == 0.5
 
 
+def test_ct_agrees_with_the_authors_procedure_up_to_their_continuity_correction():
+    """The procedure of casey-meehan/data-copying (``data_copying_tests.py``: ``Zu``, ``Zu_cells``,
+    ``C_T``), re-done here with the tools it uses: sklearn's 1-NN within each cell, scipy's
+    Mann-Whitney U of the generated distances, Z = (U - (mn/2 - 0.5)) / sqrt(mn(m+n+1)/12), and
+    the test-share weighted mean over the cells holding more than tau*m = 20 generated samples.
+    ganbench's Z omits the 0.5, so each cell's Z is lower by 0.5/sigma."""
+    from scipy.stats import mannwhitneyu
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(11)
+    train, test = rng.normal(size=(1500, 6)), rng.normal(size=(500, 6))
+    gen = np.concatenate([train[:250] + rng.normal(size=(250, 6)) * 0.05,  # near-copies
+                          rng.normal(size=(350, 6)) * 1.1])
+    k, m, n = 4, len(gen), len(test)
+    km = KMeans(n_clusters=k, n_init=1, random_state=0).fit(train)
+    t_lab, p_lab, q_lab = km.labels_, km.predict(test), km.predict(gen)
+    authors, ours_shift, total = 0.0, 0.0, 0.0
+    for c in range(k):
+        q_c, p_c, t_c = gen[q_lab == c], test[p_lab == c], train[t_lab == c]
+        if len(q_c) / m <= 20 / m:
+            continue
+        nn = NearestNeighbors(n_neighbors=1).fit(t_c)
+        u = mannwhitneyu(nn.kneighbors(q_c)[0], nn.kneighbors(p_c)[0], alternative="less").statistic
+        mc, nc = len(q_c), len(p_c)
+        sigma = math.sqrt(mc * nc * (mc + nc + 1) / 12)
+        weight = nc / n
+        authors += weight * (float(np.squeeze(u)) - (mc * nc / 2 - 0.5)) / sigma
+        ours_shift += weight * 0.5 / sigma
+        total += weight
+    authors /= total
+    expected = authors - ours_shift / total
+    ct, details = ct_from_features(train, test, gen, cells=(t_lab, p_lab, q_lab, k))
+    assert details["cells_used"] >= 3 and ct < -3.0  # the near-copies are caught
+    assert ct == pytest.approx(expected, rel=1e-9)
+    # the k-means route (fitted inside, memoised) gives the same partition and value
+    ct_memo, _ = ct_from_features(train, test, gen, num_cells=k, memo_key=("authors-check",))
+    assert ct_memo == pytest.approx(expected, rel=1e-9)
+    from ganbench.metrics.memorization import clear_memo
+    clear_memo()
+
+
 def _brute_nearest(q, t, skip_self=False):
     """Every pair in float64 from differences: the exact nearest row and its distance."""
     d = ((q[:, None, :] - t[None, :, :]) ** 2).sum(axis=2)
