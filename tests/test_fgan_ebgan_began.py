@@ -141,13 +141,20 @@ def test_ebgan_losses_with_margin_by_hand():
 
 
 # ----------------------------------------------------------------------------- BEGAN
+def _t(value: float) -> torch.Tensor:
+    return torch.tensor(value, dtype=torch.float64)
+
+
 def test_began_k_update_clipping_and_convergence_measure_by_hand():
-    assert began.k_update(0.5, 0.2, 0.05, 0.5, 0.001) == pytest.approx(0.50005)   # + 0.001·(0.1 − 0.05)
-    assert began.k_update(0.0, 0.2, 0.3, 0.5, 0.001) == 0.0                       # −0.0002 clipped at 0
-    assert began.k_update(0.9999, 1.0, 0.0, 0.5, 0.001) == 1.0                    # 1.0004 clipped at 1
-    assert began.convergence_measure(0.2, 0.05, 0.5) == pytest.approx(0.25)       # 0.2 + |0.1 − 0.05|
-    assert began.convergence_measure(0.2, 0.3, 0.5) == pytest.approx(0.4)         # 0.2 + |0.1 − 0.3|
+    assert float(began.k_update(_t(0.5), _t(0.2), _t(0.05), 0.5, 0.001)) == pytest.approx(0.50005)  # + 0.001·(0.1 − 0.05)
+    assert float(began.k_update(_t(0.0), _t(0.2), _t(0.3), 0.5, 0.001)) == 0.0     # −0.0002 clipped at 0
+    assert float(began.k_update(_t(0.9999), _t(1.0), _t(0.0), 0.5, 0.001)) == 1.0  # 1.0004 clipped at 1
+    assert float(began.convergence_measure(_t(0.2), _t(0.05), 0.5)) == pytest.approx(0.25)  # 0.2 + |0.1 − 0.05|
+    assert float(began.convergence_measure(_t(0.2), _t(0.3), 0.5)) == pytest.approx(0.4)    # 0.2 + |0.1 − 0.3|
     assert float(began.discriminator_loss(torch.tensor(0.2), torch.tensor(0.05), 0.5)) == pytest.approx(0.175)
+    # a float64 k is used in the losses' float32: 0.2 − float32(0.5)·0.05, a float32 result
+    loss = began.discriminator_loss(torch.tensor(0.2), torch.tensor(0.05), _t(0.5))
+    assert loss.dtype == torch.float32 and float(loss) == pytest.approx(0.175)
 
 
 def test_began_step_updates_k_from_its_own_losses_and_resumes_exactly():
@@ -155,15 +162,19 @@ def test_began_step_updates_k_from_its_own_losses_and_resumes_exactly():
     data = Ring8().load_split("test")[0]
     m = _method("began", k_0=0.3, lambda_k=0.01)
     stats = m.step(lambda: data[:16])
-    expected_k = min(1.0, max(0.0, 0.3 + 0.01 * (0.5 * stats["l_real"] - stats["loss_g"])))
-    assert m.k == pytest.approx(expected_k)
-    assert stats["k"] == 0.3  # the D step used k_0
-    assert stats["m"] == pytest.approx(stats["l_real"] + abs(0.5 * stats["l_real"] - stats["loss_g"]))
+    assert all(isinstance(v, torch.Tensor) and v.ndim == 0 and not v.requires_grad for v in stats.values())
+    # k and M by hand in Python floats (the float64 arithmetic the method runs on the device)
+    l_real, l_fake = float(stats["l_real"]), float(stats["loss_g"])
+    expected_k = min(1.0, max(0.0, 0.3 + 0.01 * (0.5 * l_real - l_fake)))
+    assert isinstance(m.k, torch.Tensor) and m.k.dtype == torch.float64 and float(m.k) == expected_k
+    assert float(stats["k"]) == 0.3  # the D step used k_0
+    assert float(stats["m"]) == l_real + abs(0.5 * l_real - l_fake)
     m.step(lambda: data[16:32])
     state = m.state_dict()
+    assert isinstance(state["extra"]["k"], float)  # checkpoints keep Python floats
     other = _method("began", k_0=0.3, lambda_k=0.01)
     other.load_state_dict(state)
-    assert other.k == m.k and other.progress_values() == m.progress_values()
+    assert float(other.k) == float(m.k) and other.progress_values() == m.progress_values()
     assert m.progress_values() == {}  # the window restarts after each read
 
 

@@ -19,7 +19,12 @@ the iterations since the previous evaluation (lower is better; it is a progress 
 this method, not a quality metric comparable across methods or γ, so the report keeps it out
 of the main table but in results.csv, the plots and MLflow).
 k_t is method state: it and the running sum of M are saved in checkpoints (``extra_state``),
-so a resumed trial continues exactly.
+so a resumed trial continues exactly. k_t, L(x) and M's running sum are float64 0-d tensors on
+the method's device (``torch.clamp`` for the clip): a step reads nothing back to Python, and
+float64 is the arithmetic of the Python floats they replace, so the values are unchanged; L_D
+uses k_t in the losses' dtype as before. M's window mean reaches Python at each evaluation,
+k_t at each checkpoint. (A NaN loss now leaves k_t NaN where ``min``/``max`` set it to 0; the
+trainer stops such a trial as diverged at its next logging window either way.)
 
 Defaults (§4.1 of the paper): γ = 0.5 (the paper shows 0.3-0.7), λ_k = 0.001, k_0 = 0, Adam
 lr 1e-4, h = N_z = 64 for images (``code_dim`` and ``z_dim``), ELU activations and no batch
@@ -54,18 +59,21 @@ from ganbench.nets.layers import DNorm
 from ganbench.registry import METHODS
 
 
-def k_update(k: float, loss_real: float, loss_fake: float, gamma: float, lambda_k: float) -> float:
-    """k_{t+1} = clip(k_t + λ_k (γ L(x) − L(G(z_G))), 0, 1)."""
-    return min(1.0, max(0.0, k + lambda_k * (gamma * loss_real - loss_fake)))
+def k_update(k: torch.Tensor, loss_real: torch.Tensor, loss_fake: torch.Tensor, gamma: float,
+             lambda_k: float) -> torch.Tensor:
+    """k_{t+1} = clip(k_t + λ_k (γ L(x) − L(G(z_G))), 0, 1), on tensors (float64 in the method)."""
+    return torch.clamp(k + lambda_k * (gamma * loss_real - loss_fake), 0.0, 1.0)
 
 
-def convergence_measure(loss_real: float, loss_fake: float, gamma: float) -> float:
-    """M = L(x) + |γ L(x) − L(G(z_G))|."""
-    return loss_real + abs(gamma * loss_real - loss_fake)
+def convergence_measure(loss_real: torch.Tensor, loss_fake: torch.Tensor, gamma: float) -> torch.Tensor:
+    """M = L(x) + |γ L(x) − L(G(z_G))|, on tensors."""
+    return loss_real + (gamma * loss_real - loss_fake).abs()
 
 
-def discriminator_loss(loss_real: torch.Tensor, loss_fake: torch.Tensor, k: float) -> torch.Tensor:
-    """L_D = L(x) − k_t L(G(z_D))."""
+def discriminator_loss(loss_real: torch.Tensor, loss_fake: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
+    """L_D = L(x) − k_t L(G(z_D)); a tensor k is used in the losses' dtype."""
+    if isinstance(k, torch.Tensor):
+        k = k.to(loss_fake.dtype)
     return loss_real - k * loss_fake
 
 
@@ -89,9 +97,13 @@ class BEGAN(AutoEncoderGAN):
 
     def __init__(self, params, info: DatasetInfo, device="cpu"):
         super().__init__(params, info, device)
-        self.k = float(params.k_0)
-        self._last_real = 0.0
-        self._m_sum, self._m_count = 0.0, 0
+        self.k = self._scalar(params.k_0)
+        self._last_real = self._scalar(0.0)
+        self._m_sum, self._m_count = self._scalar(0.0), 0
+
+    def _scalar(self, value: float) -> torch.Tensor:
+        """A float64 0-d tensor on the method's device (k_t, L(x) and M's running sum)."""
+        return torch.tensor(float(value), dtype=torch.float64, device=self.device)
 
     @classmethod
     def data_defaults(cls, info: DatasetInfo) -> dict[str, Any]:
@@ -105,15 +117,15 @@ class BEGAN(AutoEncoderGAN):
 
     def d_step_loss(self, real, fake):
         loss_real, loss_fake = self.recon_loss(real), self.recon_loss(fake)
-        self._last_real = float(loss_real.detach())
+        self._last_real = loss_real.detach().double()
         return discriminator_loss(loss_real, loss_fake, self.k), {
-            "l_real": self._last_real, "l_fake_d": float(loss_fake.detach()), "k": self.k}
+            "l_real": loss_real.detach(), "l_fake_d": loss_fake.detach(), "k": self.k}
 
     def g_step_loss(self, fake):
         loss_g = self.recon_loss(fake)
-        l_fake, gamma = float(loss_g.detach()), self.params.gamma
+        l_fake, gamma = loss_g.detach().double(), self.params.gamma
         m = convergence_measure(self._last_real, l_fake, gamma)
-        self._m_sum += m
+        self._m_sum = self._m_sum + m
         self._m_count += 1
         self.k = k_update(self.k, self._last_real, l_fake, gamma, self.params.lambda_k)
         return loss_g, {"m": m}
@@ -130,15 +142,17 @@ class BEGAN(AutoEncoderGAN):
         """``began_m``: the mean of M since the previous call (one call per evaluation); resets the window."""
         if self._m_count == 0:
             return {}
-        value = self._m_sum / self._m_count
-        self._m_sum, self._m_count = 0.0, 0
+        value = float(self._m_sum) / self._m_count  # an evaluation's one host read of M
+        self._m_sum, self._m_count = self._scalar(0.0), 0
         return {"began_m": value}
 
     def extra_state(self) -> dict[str, Any]:
-        return {"k": self.k, "last_real": self._last_real, "m_sum": self._m_sum, "m_count": self._m_count}
+        """Python floats (read at checkpoints only), the format of checkpoints before k lived on the device."""
+        return {"k": float(self.k), "last_real": float(self._last_real), "m_sum": float(self._m_sum),
+                "m_count": self._m_count}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.k = float(state.get("k", self.params.k_0))
-        self._last_real = float(state.get("last_real", 0.0))
-        self._m_sum = float(state.get("m_sum", 0.0))
+        self.k = self._scalar(state.get("k", self.params.k_0))
+        self._last_real = self._scalar(state.get("last_real", 0.0))
+        self._m_sum = self._scalar(state.get("m_sum", 0.0))
         self._m_count = int(state.get("m_count", 0))

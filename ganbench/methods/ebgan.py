@@ -104,6 +104,8 @@ class AutoEncoderGAN(Method):
 
     Per iteration: ``n_critic`` times {x ~ data, z ~ N(0, I); D <- D − lr_d ∇ d_step_loss},
     then z ~ N(0, I); G <- G − lr_g ∇ g_step_loss (D's gradients from it are discarded).
+    ``step`` returns its losses and stats as detached 0-d tensors on the device (no host sync;
+    the trainer averages them over a logging window, :mod:`ganbench.train`).
     """
 
     #: the auto-encoder's activation
@@ -131,14 +133,16 @@ class AutoEncoderGAN(Method):
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.params.z_dim, device=self.device, generator=generator)
 
-    def d_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def d_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """D's loss on a real and a (detached) generated batch, plus extra stats (detached 0-d tensors)."""
         raise NotImplementedError
 
-    def g_step_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def g_step_loss(self, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss on a generated batch, plus extra stats (detached 0-d tensors)."""
         raise NotImplementedError
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
-        stats: dict[str, float] = {}
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
+        stats: dict[str, torch.Tensor] = {}
         batch = None
         for _ in range(self.params.n_critic):
             real = next_real()
@@ -149,7 +153,7 @@ class AutoEncoderGAN(Method):
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-            stats["loss_d"] = float(loss_d.detach())
+            stats["loss_d"] = loss_d.detach()
             stats.update(extra)
         if batch is None:
             batch = next_real().shape[0]
@@ -159,7 +163,7 @@ class AutoEncoderGAN(Method):
         self.opt_g.step()
         if self.ema is not None:
             self.ema.update(self.G)
-        stats["loss_g"] = float(loss_g.detach())
+        stats["loss_g"] = loss_g.detach()
         stats.update(extra)
         self.iteration += 1
         return stats
@@ -206,10 +210,10 @@ class EBGAN(AutoEncoderGAN):
         e_real, _ = self.energy(real)
         e_fake, _ = self.energy(fake)
         return discriminator_loss(e_real, e_fake, self.params.margin), {
-            "energy_real": float(e_real.mean().detach()), "energy_fake": float(e_fake.mean().detach())}
+            "energy_real": e_real.mean().detach(), "energy_fake": e_fake.mean().detach()}
 
     def g_step_loss(self, fake):
         e_fake, codes = self.energy(fake)
         with torch.no_grad():
-            pt = float(pulling_away_term(codes))
+            pt = pulling_away_term(codes)
         return generator_loss(e_fake, codes, self.params.lambda_pt), {"pt": pt}
