@@ -172,6 +172,9 @@ def test_memoised_train_index_and_test_distances_are_reused_not_stale():
     assert first[1] == pytest.approx(float(np.mean(d >= r[i])), abs=1e-12)
     assert mem.authenticity_from_features(train, gen) == pytest.approx(first[1], abs=1e-12)
     mem.clear_memo()
+    gen[3, 1] = np.nan  # a diverged generator: one line, not an index error deep in the search
+    with pytest.raises(Exception, match="1 of the 150 generated samples have non-finite features"):
+        mem.memorization_from_features(train, test_a, gen, num_cells=2)
 
 
 # ------------------------------------------------------------------ Vendi

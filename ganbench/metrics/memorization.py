@@ -304,6 +304,13 @@ def _train_index(train: torch.Tensor, k: int, cells=None, memo_key: tuple | None
     return index if key is None else _remember(_index_memo, key, index)
 
 
+def _check_finite(gen: torch.Tensor) -> None:
+    bad = int((~torch.isfinite(gen).all(dim=1)).sum()) if gen.ndim == 2 else 0
+    if bad:
+        raise GanbenchError(f"memorization: {bad} of the {len(gen)} generated samples have non-finite "
+                            "features (NaN or inf in the generated images?)")
+
+
 def _fingerprint(x: torch.Tensor) -> str:
     return hashlib.blake2b(x.contiguous().numpy().tobytes(), digest_size=16).hexdigest() + str(tuple(x.shape))
 
@@ -347,6 +354,7 @@ def memorization_from_features(train, test, gen, num_cells: int | None = None,
     m, n = len(q), len(p)
     if len(t) < 2:
         raise GanbenchError(f"authenticity needs at least 2 training samples, got {len(t)}")
+    _check_finite(q)
     if cells is None:
         k = num_cells if num_cells is not None else num_cells_for(m)
         if len(t) < k:
@@ -408,6 +416,7 @@ def authenticity_from_features(train, gen, chunk: int = CHUNK, memo_key: tuple |
     t, q = _as_tensor(train), _as_tensor(gen)
     if len(t) < 2:
         raise GanbenchError(f"authenticity needs at least 2 training samples, got {len(t)}")
+    _check_finite(q)
     index = _train_index(t, 1, cells=torch.zeros(len(t), dtype=torch.long),
                          memo_key=None if memo_key is None else (*memo_key, "whole"), source=train)
     _, d_gen, nearest_train = index.query(q, chunk=chunk)
