@@ -199,8 +199,11 @@ class CGML(Method):
         return (z + r if self.params.z_residual else r), rho
 
     # -- training ---------------------------------------------------------------------------
-    def optimise_latents(self, h: Hidden, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Steps 1–2: momentum descent on z with H, G frozen, and Z's regression steps."""
+    def optimise_latents(self, h: Hidden, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Steps 1–2: momentum descent on z with H, G frozen, and Z's regression steps.
+
+        Stats: ``loss_z``, the mean of Z's T losses (summed in float64, as the Python floats they
+        once were), and ``z_norm``, the mean ‖z_T‖: detached 0-d tensors on the device."""
         p = self.params
         z = self.init_z(y.shape[0])
         m = torch.zeros_like(z)
@@ -220,12 +223,16 @@ class CGML(Method):
             self.opt_z.zero_grad(set_to_none=True)
             loss_z.backward()
             self.opt_z.step()
-            z_losses.append(float(loss_z.detach()))
+            z_losses.append(loss_z.detach().double())
             z = z_next.detach()
-        return z, {"loss_z": sum(z_losses) / max(1, len(z_losses)),
-                   "z_norm": float(z.norm(dim=1).mean())}
+        loss_z_mean = (sum(z_losses) / len(z_losses) if z_losses
+                       else torch.zeros((), dtype=torch.float64, device=z.device))
+        return z, {"loss_z": loss_z_mean, "z_norm": z.norm(dim=1).mean().detach()}
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
+        """One iteration of Algorithm 1 (module docstring); its losses and stats come back as
+        detached 0-d tensors on the device, so a step makes no host sync (the trainer averages
+        them over a logging window, :mod:`ganbench.train`)."""
         p = self.params
         x, y = split_pair(next_real(), self.info)
         with torch.no_grad():
@@ -245,12 +252,12 @@ class CGML(Method):
         if p.lip_weight > 0:
             lip = _lip(self.G, h, z_T, out, p.lip_noise)
             total = total + p.lip_weight * lip
-            stats["lip_g"] = float(lip.detach())
+            stats["lip_g"] = lip.detach()
         self.opt_hg.zero_grad(set_to_none=True)
         total.backward()
         self.opt_hg.step()
         self.iteration += 1
-        return {"loss_rec": float(loss_rec.detach()), **stats}
+        return {"loss_rec": loss_rec.detach(), **stats}
 
     # -- inference --------------------------------------------------------------------------
     @torch.no_grad()

@@ -156,7 +156,7 @@ class LAPGAN(Method):
         return self.D[k](image) if low is None else self.D[k](image, low)
 
     # -- the two sub-steps of one level -------------------------------------------------------
-    def d_step(self, k: int, target: torch.Tensor, low: torch.Tensor | None) -> float:
+    def d_step(self, k: int, target: torch.Tensor, low: torch.Tensor | None) -> torch.Tensor:
         """One D_k step: ``target`` is the real h_k (or I_{K-1}), ``low`` the real l_k (or None)."""
         with torch.no_grad():
             fake = self.generate_level(k, target.shape[0], low)
@@ -164,14 +164,14 @@ class LAPGAN(Method):
         self.opt_d[k].zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d[k].step()
-        return float(loss.detach())
+        return loss.detach()
 
-    def g_step(self, k: int, n: int, low: torch.Tensor | None) -> float:
+    def g_step(self, k: int, n: int, low: torch.Tensor | None) -> torch.Tensor:
         loss = generator_loss(self._critic(k, self.generate_level(k, n, low), low))
         self.opt_g[k].zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g[k].step()
-        return float(loss.detach())
+        return loss.detach()
 
     def _targets(self, real: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """(target, condition) per level from the real pyramid: (h_k, l_k), …, (I_{K-1}, None)."""
@@ -183,8 +183,11 @@ class LAPGAN(Method):
         out.append((gauss[-1], None))
         return out
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
-        stats: dict[str, float] = {}
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
+        """One iteration at every level; per-level losses and their means as detached 0-d
+        tensors on the device (no host sync). The means are taken in float64, the arithmetic of
+        the Python floats they were computed in before, so the logged values are unchanged."""
+        stats: dict[str, torch.Tensor] = {}
         targets: list[tuple[torch.Tensor, torch.Tensor | None]] = []
         for _ in range(self.params.n_critic):
             targets = self._targets(next_real())
@@ -193,8 +196,8 @@ class LAPGAN(Method):
         n = targets[0][0].shape[0]
         for k, (_, low) in enumerate(targets):
             stats[f"loss_g{k}"] = self.g_step(k, n, low)
-        stats["loss_d"] = sum(stats[f"loss_d{k}"] for k in range(self.levels)) / self.levels
-        stats["loss_g"] = sum(stats[f"loss_g{k}"] for k in range(self.levels)) / self.levels
+        for kind in ("d", "g"):
+            stats[f"loss_{kind}"] = sum(stats[f"loss_{kind}{k}"].double() for k in range(self.levels)) / self.levels
         self.iteration += 1
         return stats
 

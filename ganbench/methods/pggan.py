@@ -1,5 +1,6 @@
 """Progressive growing of GANs (Karras, Aila, Laine & Lehtinen 2018, "Progressive Growing of
-GANs for Improved Quality, Stability, and Variation", ICLR; the course's slides, seed 001).
+GANs for Improved Quality, Stability, and Variation", ICLR; presented in the "Progressive
+Growth of GAN" slides of Université Laval's GLO-4030/7030 deep-learning course, GAN lecture).
 
 Per iteration, at the growth state (stage s, fade weight α) read off ``self.iteration``:
   x ~ data, downscaled (2×2 average pools) to the stage's resolution; while fading a new
@@ -23,7 +24,11 @@ resolutions — stabilise₀, fade₁, stabilise₁, …, fade_{S-1}, stabilise_
 paper's equal phase lengths in proportion (28 px: 5 phases of total/5 iterations; 32 px: 7).
 ``phase_iterations`` sets the phase length directly instead (the last stage then runs to the
 end). During a fade phase α rises linearly from 0 at its first iteration towards 1.
-The state is a pure function of ``self.iteration``, so a resumed trial continues exactly.
+The state is a pure function of ``self.iteration``, so a resumed trial continues exactly; it
+is the step's one piece of Python control flow (stage, α and the fade's ``α < 1`` branch come
+from that Python int, never from a tensor), and the losses ``step`` returns (``loss_d``,
+``penalty``, ``drift``, ``loss_g``) are detached 0-d tensors on the device, so a step makes no
+host sync (the trainer averages them over a logging window, :mod:`ganbench.train`).
 ``sample()`` returns images at the dataset's full size whatever the stage (the current
 resolution upsampled by nearest neighbour), so evaluation works at every phase; the current
 resolution and α are reported with each evaluation (``progress_values``).
@@ -155,7 +160,7 @@ class PGGAN(Method):
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.params.z_dim, device=self.device, generator=generator)
 
-    def d_step(self, real: torch.Tensor, stage: int, alpha: float) -> dict[str, float]:
+    def d_step(self, real: torch.Tensor, stage: int, alpha: float) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.G(self.prior(real.shape[0]), stage, alpha)
         real_logits = self.D(real, stage, alpha)
@@ -167,21 +172,20 @@ class PGGAN(Method):
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
         self.opt_d.step()
-        return {"loss_d": float(loss.detach()), "penalty": float(penalty.detach()),
-                "drift": float(drift.detach())}
+        return {"loss_d": loss.detach(), "penalty": penalty.detach(), "drift": drift.detach()}
 
-    def g_step(self, n: int, stage: int, alpha: float) -> dict[str, float]:
+    def g_step(self, n: int, stage: int, alpha: float) -> dict[str, torch.Tensor]:
         loss = -self.D(self.G(self.prior(n), stage, alpha), stage, alpha).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         if self.ema is not None:
             self.ema.update(self.G)
-        return {"loss_g": float(loss.detach())}
+        return {"loss_g": loss.detach()}
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
         stage, alpha = self.growth()
-        stats: dict[str, float] = {}
+        stats: dict[str, torch.Tensor] = {}
         n = 0
         for _ in range(self.params.n_critic):
             real = self.real_at(next_real(), stage, alpha)
