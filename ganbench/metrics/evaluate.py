@@ -116,7 +116,8 @@ def evaluate(sample_fn: SampleFn, dataset: str, metrics: list[str], num_samples:
 
 
 def value_directions() -> dict[str, str]:
-    """Value key -> "min" or "max" (lower/higher is better) over all registered metrics."""
+    """Value key -> its direction over all registered metrics: "min", "max" or "zero" (lower,
+    higher, or closest to 0 is better; :data:`ganbench.metrics.base.ARROWS`)."""
     out: dict[str, str] = {}
     for _, cls in METRICS.items():
         out.update(cls.outputs)
