@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +37,7 @@ from ganbench.suite import Resources
 from ganbench.trial import TrialContext, env_for_workers, train_trial, trial_threads
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 
 def run_local(specs: list[TrialSpec], ctx: TrialContext, progress: ProgressFn | None = None) -> list[dict]:
@@ -211,7 +213,7 @@ def resolve_resources(res: Resources, cluster: dict[str, float], source: str) ->
     if res.cpus_per_trial > cpus_total:
         raise GanbenchError(f"{source}: resources.cpus_per_trial: {res.cpus_per_trial:g} CPUs per trial "
                             f"requested but the Ray cluster has {cpus_total:g}")
-    if res.gpus_per_trial == "auto":
+    if res.gpus_per_trial == "auto":  # sized by a probe in run_ray (sized_for_trials); 0.5 until then
         gpus = 0.5 if gpus_total >= 1 else 0.0
     else:
         gpus = float(res.gpus_per_trial)
@@ -222,6 +224,24 @@ def resolve_resources(res: Resources, cluster: dict[str, float], source: str) ->
             raise GanbenchError(f"{source}: resources.gpus_per_trial: {gpus:g} GPUs per trial requested "
                                 f"but the Ray cluster has {gpus_total:g}")
     return {"cpu": res.cpus_per_trial, "gpu": gpus}
+
+
+def sized_for_trials(per_trial: dict[str, float], res: Resources, specs: list[TrialSpec],
+                     progress: ProgressFn | None = None) -> dict[str, float]:
+    """``per_trial`` with ``gpus_per_trial: auto`` sized from a probe of the trials' GPU memory
+    (:func:`ganbench.gpu_share.auto_share`); the choice and why in one line (``progress`` or
+    stderr). Unchanged when the share was given or the cluster has no GPU."""
+    if res.gpus_per_trial != "auto" or per_trial["gpu"] <= 0:
+        return per_trial
+    from ganbench.gpu_share import auto_share
+
+    share = auto_share(specs)
+    log.info("%s", share.note)
+    if progress:
+        progress("prepare", {"what": share.note})
+    else:
+        print(f"ganbench: {share.note}", file=sys.stderr, flush=True)
+    return {**per_trial, "gpu": share.fraction}
 
 
 #: the key a trial reports when the environment failed it (read by :class:`_FaultStopper`)
@@ -308,7 +328,7 @@ def run_ray(specs: list[TrialSpec], ctx: TrialContext, resources: Resources, sou
 
     started = ensure_ray(address)
     try:
-        per_trial = cluster_resources_for(resources, source)
+        per_trial = sized_for_trials(cluster_resources_for(resources, source), resources, specs, progress)
         threads = trial_threads(per_trial["cpu"])
         ctx = TrialContext(**{**ctx.__dict__, "threads": threads, "report_to_tune": True})
         labels = {s.trial_id: s.display for s in specs}
