@@ -146,7 +146,8 @@ def _t(value: float) -> torch.Tensor:
 
 
 def test_began_k_update_clipping_and_convergence_measure_by_hand():
-    assert float(began.k_update(_t(0.5), _t(0.2), _t(0.05), 0.5, 0.001)) == pytest.approx(0.50005)  # + 0.001·(0.1 − 0.05)
+    # + 0.001·(0.1 − 0.05)
+    assert float(began.k_update(_t(0.5), _t(0.2), _t(0.05), 0.5, 0.001)) == pytest.approx(0.50005)
     assert float(began.k_update(_t(0.0), _t(0.2), _t(0.3), 0.5, 0.001)) == 0.0     # −0.0002 clipped at 0
     assert float(began.k_update(_t(0.9999), _t(1.0), _t(0.0), 0.5, 0.001)) == 1.0  # 1.0004 clipped at 1
     assert float(began.convergence_measure(_t(0.2), _t(0.05), 0.5)) == pytest.approx(0.25)  # 0.2 + |0.1 − 0.05|
