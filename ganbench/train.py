@@ -136,10 +136,11 @@ class Trainer:
 
     # -- loss windows ---------------------------------------------------------------------
     def _accumulate(self, losses: dict) -> None:
-        """Add one step's losses to the window's sums, on the device (no host sync)."""
+        """Add one step's losses to the window's sums, on the device (no host sync), in float64 as
+        Python floats would be summed (a float64 statistic such as BEGAN's k_t keeps its bits)."""
         for key, value in losses.items():
             if isinstance(value, torch.Tensor):
-                value = value.detach().float().reshape(())
+                value = value.detach().to(torch.float64).reshape(())
             previous = self._sums.get(key)
             self._sums[key] = value if previous is None else previous + value
             self._counts[key] = self._counts.get(key, 0) + 1
