@@ -79,7 +79,7 @@ class AdversarialMethod(Method):
     # A loss-based GAN defines ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``
     # (pure functions of D's raw outputs); methods whose losses need more than D's outputs
     # (SAN's two detached outputs, SW-GAN's features) override the ``*_step_loss`` hooks.
-    def d_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def d_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The critic's loss on a real and a (detached) generated batch, plus extra stats."""
         return self.d_loss(self.D(real), self.D(fake)), {}
 
