@@ -161,23 +161,33 @@ def step_section(args, info, data, device) -> tuple[dict, object]:
             continue
         torch._dynamo.reset()
         method = make_method(info, device, args.width, seed=0)
-        out[f"ganbench_{label}"] = ganbench_rate(method, data, args.batch, args.warm, args.iters, mode, device)
+        out[f"ganbench_{label}"] = _measured(ganbench_rate, method, data, args.batch, args.warm, args.iters, mode,
+                                             device)
         if trained is None:
             trained = method
         torch._dynamo.reset()
         fresh = make_method(info, device, args.width, seed=0)
-        out[f"hand_{label}"] = hand_rate(fresh, data, args.batch, args.warm, args.iters, mode, device)
-    if isinstance(out.get("ganbench_eager"), dict) and isinstance(out.get("hand_eager"), dict):
+        out[f"hand_{label}"] = _measured(hand_rate, fresh, data, args.batch, args.warm, args.iters, mode, device)
+    if all("mean_losses" in (out.get(k) or {}) for k in ("ganbench_eager", "hand_eager")):
         # the same algorithm, nets, initialisation and RNG draws: equal mean losses (a sanity check)
         a, b = out["ganbench_eager"]["mean_losses"], out["hand_eager"]["mean_losses"]
         out["eager_mean_losses_equal"] = all(abs(a[k] - b[k]) <= 2e-4 * max(1.0, abs(b[k])) for k in b)
     rate = {k: v["it_per_s"] for k, v in out.items() if isinstance(v, dict) and "it_per_s" in v}
-    if "ganbench_eager" in rate:
-        out["ratio_eager"] = round(rate["ganbench_eager"] / rate["hand_eager"], 3)
-    if "ganbench_compiled" in rate:
-        out["ratio_compiled_vs_hand_eager"] = round(rate["ganbench_compiled"] / rate["hand_eager"], 3)
-        out["ratio_compiled_vs_hand_compiled"] = round(rate["ganbench_compiled"] / rate["hand_compiled"], 3)
+    for key, (a, b) in {"ratio_eager": ("ganbench_eager", "hand_eager"),
+                        "ratio_compiled_vs_hand_eager": ("ganbench_compiled", "hand_eager"),
+                        "ratio_compiled_vs_hand_compiled": ("ganbench_compiled", "hand_compiled")}.items():
+        if a in rate and b in rate:
+            out[key] = round(rate[a] / rate[b], 3)
     return out, trained
+
+
+def _measured(fn, *args) -> dict:
+    """One rate; a fault (a compiler's, CUDA graphs') is recorded in its place, so that the
+    section's other measurements still come back."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        return {"error": f"{type(exc).__name__}: {exc}"[:2000], "traceback": traceback.format_exc()[-2000:]}
 
 
 def _patch_compile_backend(backend: str) -> None:
