@@ -16,12 +16,17 @@ trial's first does; ``prepare_s``). Timed per route, same samples:
   device, cached reference statistics, eigendecomposition Fréchet distance, torch KID).
 
 Both routes' values are printed too (they agree to float round-off: FID/FCD to ~1e-6 relative,
-KID exactly up to summation order; the resize differs by <1e-4 of a pixel level).
+KID exactly up to summation order; the resize differs by <1e-4 of a pixel level). Each phase
+has its wall seconds, this process's CPU seconds (``*_cpu_s``: with one torch thread, the work
+done, far less sensitive than wall time to a shared machine's load) and the 1-minute load
+average at its end (``*_load1``); ``speedup`` compares wall times, ``speedup_cpu_time`` CPU times.
+``--cache-dir`` keeps the reference features between runs (``prepare`` is then a read).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -61,10 +66,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-fcd", type=int, default=10000)
     ap.add_argument("--n-inception", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache-dir", default=None,
+                    help="reference-feature cache to use (and keep); default: a fresh temporary folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from ganbench.data.base import get_dataset, load_dataset
+    from ganbench.data.base import get_dataset
     from ganbench.metrics import reference
     from ganbench.metrics.base import EvalContext
     from ganbench.metrics.evaluate import compute_metrics, draw_samples
@@ -73,7 +80,7 @@ def main(argv=None) -> dict:
     from ganbench.metrics.mnist_classifier import ClassifierExtractor
     from ganbench.registry import METHODS
 
-    tmp = Path(tempfile.mkdtemp(prefix="ganbench-eval-speed-"))
+    tmp = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix="ganbench-eval-speed-"))
     reference.cache_dir = lambda: tmp
     info = get_dataset("mnist").info
     cls = METHODS.get("gan")
@@ -81,52 +88,58 @@ def main(argv=None) -> dict:
     method = cls(cls.Params(**cls.resolve_params({}, info)), info, "cpu")
     fake = draw_samples(method.sample, args.n_fcd, "cpu", 0)
     fake_i = fake[: args.n_inception]
-    out: dict = {"load_average_at_start": [round(x, 2) for x in os.getloadavg()], "device": platform.processor() or platform.machine(), "torch_threads": args.threads,
-                 "n_fcd": args.n_fcd, "n_inception": args.n_inception}
+    out: dict = {"device": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                 "torch_threads": args.threads, "n_fcd": args.n_fcd, "n_inception": args.n_inception,
+                 "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
-    start = time.perf_counter()
-    clf_ref, _ = reference.reference_outputs(ClassifierExtractor("mnist"), "mnist", "test", args.n_fcd, 0)
-    inc_ref, _ = reference.reference_outputs(InceptionExtractor(), "mnist", "test", args.n_inception, 0)
-    out["prepare_s"] = round(time.perf_counter() - start, 2)
+    @contextlib.contextmanager
+    def timed(record: dict, name: str):
+        """Wall seconds and this process's CPU seconds (less sensitive to a shared machine's
+        load: with one torch thread it is the work done), and the 1-min load at the end."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        record[f"{name}_s"] = round(time.perf_counter() - wall, 2)
+        record[f"{name}_cpu_s"] = round(time.process_time() - cpu, 2)
+        record[f"{name}_load1"] = round(os.getloadavg()[0], 2)
+
+    with timed(out, "prepare"):
+        clf_ref, _ = reference.reference_outputs(ClassifierExtractor("mnist"), "mnist", "test", args.n_fcd, 0)
+        inc_ref, _ = reference.reference_outputs(InceptionExtractor(), "mnist", "test", args.n_inception, 0)
 
     # -- old route ------------------------------------------------------------------------------
     old: dict = {}
-    t = time.perf_counter()
-    f = ClassifierExtractor("mnist").extract(fake, "cpu")["features"]
-    old["fcd"] = frechet_distance_sqrtm(*feature_stats(f), *feature_stats(clf_ref["features"]))
-    old["fcd_s"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    fi = old_inception_features(fake_i)
-    old["inception_features_s"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    old["fid"] = frechet_distance_sqrtm(*feature_stats(fi), *feature_stats(inc_ref["features"]))
-    old["fid_statistics_s"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    old["kid"] = old_kid(fi, inc_ref["features"])
-    old["kid_s"] = round(time.perf_counter() - t, 2)
-    old["total_s"] = round(old["fcd_s"] + old["inception_features_s"] + old["fid_statistics_s"] + old["kid_s"], 2)
+    with timed(old, "fcd"):
+        f = ClassifierExtractor("mnist").extract(fake, "cpu")["features"]
+        old["fcd"] = frechet_distance_sqrtm(*feature_stats(f), *feature_stats(clf_ref["features"]))
+    with timed(old, "inception_features"):
+        fi = old_inception_features(fake_i)
+    with timed(old, "fid_statistics"):
+        old["fid"] = frechet_distance_sqrtm(*feature_stats(fi), *feature_stats(inc_ref["features"]))
+    with timed(old, "kid"):
+        old["kid"] = old_kid(fi, inc_ref["features"])
+    parts = ("fcd", "inception_features", "fid_statistics", "kid")
 
     # -- new route ------------------------------------------------------------------------------
     new: dict = {}
-    t = time.perf_counter()
-    values, _ = compute_metrics(fake, "mnist", ["fcd"], reference="test", device="cpu")
-    new["fcd"], new["fcd_s"] = values["fcd"], round(time.perf_counter() - t, 2)
+    with timed(new, "fcd"):
+        values, _ = compute_metrics(fake, "mnist", ["fcd"], reference="test", device="cpu")
+    new["fcd"] = values["fcd"]
     # the reference's mean, covariance and root: built once per protocol (a trial's first
     # evaluation), then read from memory at every later one, which is what is timed below
-    t = time.perf_counter()
-    ctx = EvalContext(dataset=info, reference="test", num_samples=args.n_inception, device=torch.device("cpu"))
-    reference.reference_statistics(InceptionExtractor(), ctx)
-    new["reference_statistics_once_s"] = round(time.perf_counter() - t, 2)
-    t = time.perf_counter()
-    values, _ = compute_metrics(fake_i, "mnist", ["fid", "kid"], reference="test", device="cpu")
+    with timed(new, "reference_statistics_once"):
+        ctx = EvalContext(dataset=info, reference="test", num_samples=args.n_inception, device=torch.device("cpu"))
+        reference.reference_statistics(InceptionExtractor(), ctx)
+    with timed(new, "fid_kid"):
+        values, _ = compute_metrics(fake_i, "mnist", ["fid", "kid"], reference="test", device="cpu")
     new["fid"], new["kid"] = values["fid"], values["kid"]
-    new["fid_kid_s"] = round(time.perf_counter() - t, 2)
-    new["total_s"] = round(new["fcd_s"] + new["fid_kid_s"], 2)
 
+    for suffix in ("s", "cpu_s"):
+        old[f"total_{suffix}"] = round(sum(old[f"{p}_{suffix}"] for p in parts), 2)
+        new[f"total_{suffix}"] = round(new[f"fcd_{suffix}"] + new[f"fid_kid_{suffix}"], 2)
     out["old"], out["new"] = old, new
     out["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
-    out["cpu_count"] = os.cpu_count()
     out["speedup"] = round(old["total_s"] / new["total_s"], 2)
+    out["speedup_cpu_time"] = round(old["total_cpu_s"] / new["total_cpu_s"], 2)
     out["relative_differences"] = {k: abs(new[k] - old[k]) / abs(old[k]) for k in ("fcd", "fid", "kid")}
     print(json.dumps(out, indent=2, sort_keys=True))
     return out
