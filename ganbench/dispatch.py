@@ -3,8 +3,10 @@
 The local default starts a Ray instance owned by ganbench (``RAY_AUTH_MODE=disabled``);
 ``--address`` joins an existing cluster. Resources are checked against the cluster before
 anything starts: a GPU request where the cluster has none is an error, not a trial pending
-forever. Each Tune trial runs :func:`ganbench.trial.train_trial` on one ``TrialSpec`` and is
-named by the spec's content hash.
+forever. ``gpus_per_trial: auto`` is sized from a probe of the trials' GPU memory in the driver
+(:mod:`ganbench.gpu_share`, :func:`sized_for_trials`). Each Tune trial runs
+:func:`ganbench.trial.train_trial` on one ``TrialSpec`` (with ``cpus_per_trial`` rounded down, at
+least 1, as its torch threads) and is named by the spec's content hash.
 
 A local Ray instance is ours: its session folder (``/tmp/ray/session_<time>_<pid>``) is
 recorded under the ganbench cache while it runs, and a driver that was killed leaves that
