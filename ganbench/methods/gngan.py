@@ -26,7 +26,8 @@ MNIST values: lr_e = lr_g = lr_d = 1.5e-4, α = 0.06); an explicitly given param
 the preset. Defaults and their status:
 - lr 2e-4, β = (0.5, 0.9), one D step, three Adams (AE step, G, D): Dist-GAN's DCGAN setting,
   UNVERIFIED for GN-GAN. Points: the Dist-GAN toy settings (lr 1e-3, β = (0.8, 0.999),
-  λ_p = λ_r = 0.1, 5 D steps), UNVERIFIED for GN-GAN.
+  λ_p = λ_r = 0.1, 5 D steps), UNVERIFIED for GN-GAN, and ``matching: norm`` (measured: see
+  "2D investigation" below).
 - λ_p = 1 (Dist-GAN; UNVERIFIED for GN-GAN); λ_r = 1 (Dist-GAN's weight of its own
   regulariser R_reg; UNVERIFIED for V_R).
 - α = 0.05: Dist-GAN's weight of reconstructions in D's loss; the paper's value is UNVERIFIED
@@ -48,6 +49,54 @@ ganbench choices where the report is silent (each also a parameter where it matt
   (Dist-GAN: [0, 1] and a sigmoid output).
 - ``loss: hinge`` (Dist-GAN's hinge, as intended: penalty added, hinge on logits) is offered
   for parity with Dist-GAN; the report uses the log loss.
+
+2D investigation (grid25 / ring8)
+---------------------------------
+Symptom: with Dist-GAN's toy settings and the matching terms of report Eq. (1), GN-GAN put
+almost all of its samples off the 25 grid modes, some as far as 16–54 from the origin (the
+data lie within ‖x‖ ≤ 5.7). Looked at with the diagnostics of ``benchmarks/gngan_grid25.py``
+(earlier runs at 500–2,500 iterations, 3 seeds): V_R's batch (``ne_batch: prior_and_encoded``
+keeps the far samples: not the cause), the encoder's coverage of the prior (samples are off
+the data both near E's image and away from it), the missing latent–data distance term (not
+needed: without the matching terms every sample stays near the data), and the matching form.
+The cause is Eq. (1)'s *expectation* form: it matches means of signed vectors, E ∇D and
+E ∇Dᵀx. The grid is symmetric about the origin, so the real side's E ∇D(x) is ≈ 0, a target
+that samples where σ(l) is saturated (∇σ(l) ≈ 0, far from the data) meet too, and opposite
+deviations cancel (the test
+``test_expectation_matching_is_blind_to_samples_spread_symmetrically_far_from_the_data``
+shows the exact case). D then separates the far samples confidently (mean σD 0.85 on data,
+0.13 on G(z)). The report's stability variant (``matching: norm``: E‖∇D‖, E|∇Dᵀx|) matches
+positive quantities that saturated samples cannot match, and keeps every sample near the data.
+
+Change: GN-GAN's point defaults (:meth:`GNGAN.data_defaults`, ``info.kind == "points"``) add
+``matching: norm``. Images keep Eq. (1): the report, the authority for the image setting,
+writes Eq. (1) and mentions the norm form as what was done "en pratique ... pour plus de
+stabilité", and no image run has compared the two here. Give ``matching: expectation`` to get
+the former 2D behaviour (``suites/repro/gngan_2d.yaml`` keeps it as the row "GN-GAN (Eq. 1)").
+
+Measured: 3,000 iterations, batch 128, Dist-GAN's toy settings, 2,500 samples, 3σ rule
+(VEEGAN/PacGAN mode metric), mean ± std over seeds 0, 1, 2 (max ‖G(z)‖ per seed in brackets):
+
+  data    variant                      modes covered  high-quality   max ‖G(z)‖
+  grid25  GN-GAN expectation (before)   9.7 ±  5.5  0.008 ± 0.005  26.6 ± 12.4  (23.9, 40.0, 15.8)
+  grid25  GN-GAN norm (after)          19.7 ±  2.1  0.064 ± 0.024   6.4 ±  0.2  (6.3, 6.3, 6.6)
+  grid25  GN-GAN, λ_m1 = λ_m2 = 0      14.5 ±  9.2  0.068 ± 0.076   6.3 ±  0.2  (6.4, 6.1)  n=2
+  grid25  Dist-GAN (reference)         19.0 ±  7.1  0.166 ± 0.213   6.3 ±  0.0  (6.4, 6.3)  n=2
+  ring8   GN-GAN expectation (before)   7.3 ±  1.2  0.315 ± 0.156   1.1 ±  0.0  (1.1, 1.1, 1.1)
+  ring8   GN-GAN norm (after)           7.7 ±  0.6  0.359 ± 0.139   1.1 ±  0.0  (1.1, 1.1, 1.0)
+
+  python benchmarks/gngan_grid25.py --dataset grid25 --iterations 3000 --batch 128 \
+      --seeds 0,1,2 --variant expectation:matching=expectation --variant norm:matching=norm \
+      --variant none:lambda_m1=0,lambda_m2=0
+  python benchmarks/gngan_grid25.py --dataset grid25 --method distgan --iterations 3000 \
+      --batch 128 --seeds 0,1,2                      (and the same with --dataset ring8)
+
+On grid25 the norm form doubles the modes covered (per seed 18–22 against 6–16) and removes
+the far samples; with no matching at all the samples also stay near the data, but the modes
+vary more over seeds. On ring8 (radius 1, std 0.01) the expectation form never left the data
+and the two forms do not differ beyond the spread over seeds. Both forms still leave most
+grid25 samples between the modes after 3,000 iterations, as Dist-GAN does: under-training,
+not this failure (the Dist-GAN toy code trains ≈ 195,000 iterations).
 """
 
 from __future__ import annotations
