@@ -169,6 +169,25 @@ def test_kid_torch_sums_equal_the_numpy_formula():
     assert t_mean == pytest.approx(mean, rel=1e-5)
 
 
+def test_kid_with_subsets_as_large_as_both_sets_computes_one_mmd(monkeypatch):
+    """n <= 1000 on both sides (every CPU profile): each subset is a permutation of all of both
+    sets, so the 100 subset values are one value; computed once, equal to the subset loop."""
+    import ganbench.metrics.kid as kid_module
+
+    a, b = _features(5, 50, 16), _features(6, 50, 16, 0.3)
+    rng = np.random.RandomState(0)
+    by_numpy = [mmd2_unbiased(a[rng.choice(50, 50, replace=False)], b[rng.choice(50, 50, replace=False)])
+                for _ in range(7)]
+    calls = []
+    original = kid_module._mmd2_torch
+    monkeypatch.setattr(kid_module, "_mmd2_torch", lambda x, y: calls.append(1) or original(x, y))
+    mean, std = kid_from_features(a, b, num_subsets=7, seed=0)
+    assert len(calls) == 1 and std == 0.0
+    assert mean == pytest.approx(np.mean(by_numpy), rel=1e-10) and np.std(by_numpy) < 1e-12 * abs(mean)
+    kid_from_features(a, b[:49], num_subsets=7, seed=0)  # unequal sizes: the subset loop
+    assert len(calls) == 1 + 7
+
+
 def test_reference_statistics_built_once_and_fid_kid_use_them(tmp_path, monkeypatch):
     """Two evaluations of fid + kid: the reference's statistics are built once; FID equals the
     SciPy route on the same features, and n < d puts the one-line warning in the protocol."""

@@ -80,6 +80,10 @@ def kid_from_features(feats1, feats2, num_subsets: int = NUM_SUBSETS,
     m = min(f1.shape[0], f2.shape[0], max_subset_size)
     if m < 2:
         raise ValueError(f"need two samples of equal size >= 2, got {f1.shape[0]} and {f2.shape[0]}")
+    if m == f1.shape[0] == f2.shape[0]:
+        # every subset (drawn without replacement) is all of both sets: MMD² does not depend on
+        # the order, so each of the num_subsets values is this one (to summation order; std 0)
+        return float(_mmd2_torch(f1, f2)), 0.0
     rng = np.random.RandomState(seed)
     values = torch.empty(num_subsets, dtype=torch.float64, device=f1.device)
     for i in range(num_subsets):
