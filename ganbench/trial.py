@@ -9,8 +9,8 @@ for point data); the same numbers go to the trial's MLflow child run. ``status.j
 ``status`` (running, finished, diverged, failed, oom, interrupted), ``error``, ``last_step``,
 ``attempt``, ``notes`` (retries, a corrupt checkpoint set aside), ``host``, ``pid``,
 ``torch_threads`` (the CPU threads torch trains and evaluates with: ``resources.cpus_per_trial``
-rounded down, at least 1) and, under Ray, ``node_id``. ``progress.json`` holds the live iteration, training it/s and the last metrics and
-losses, rewritten at most every :data:`PROGRESS_EVERY_S` seconds from the trainer's ``on_step``
+rounded down, at least 1) and, under Ray, ``node_id``. ``progress.json`` holds the live
+iteration, training it/s and the last metrics and losses, rewritten at most every :data:`PROGRESS_EVERY_S` seconds from the trainer's ``on_step``
 (the driver's display reads it: the same file works in-process, in local Ray workers and on the
 nodes of a cluster, which write their trial folders into the shared results folder anyway).
 A stop asked for by the driver (Ctrl-C, SIGTERM: :mod:`ganbench.interrupt`) is seen after the
@@ -152,7 +152,7 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
 
 def trial_threads(cpus_per_trial: float) -> int:
     """torch's intra-op threads for a trial given ``cpus_per_trial`` CPUs: rounded down, at least 1
-    (a fractional share of a core cannot run a thread of its own; Ray reserves the same number)."""
+    (Ray reserves the fraction asked for; torch runs whole threads)."""
     return max(1, int(cpus_per_trial))
 
 
