@@ -10,9 +10,10 @@ for point data); the same numbers go to the trial's MLflow child run. ``status.j
 ``attempt``, ``notes`` (retries, a corrupt checkpoint set aside), ``host``, ``pid``,
 ``torch_threads`` (the CPU threads torch trains and evaluates with: ``resources.cpus_per_trial``
 rounded down, at least 1) and, under Ray, ``node_id``. ``progress.json`` holds the live
-iteration, training it/s and the last metrics and losses, rewritten at most every :data:`PROGRESS_EVERY_S` seconds from the trainer's ``on_step``
-(the driver's display reads it: the same file works in-process, in local Ray workers and on the
-nodes of a cluster, which write their trial folders into the shared results folder anyway).
+iteration, training it/s and the last metrics and losses, rewritten at most every
+:data:`PROGRESS_EVERY_S` seconds from the trainer's ``on_step`` (the driver's display reads it:
+the same file works in-process, in local Ray workers and on the nodes of a cluster, which write
+their trial folders into the shared results folder anyway).
 A stop asked for by the driver (Ctrl-C, SIGTERM: :mod:`ganbench.interrupt`) is seen after the
 current iteration: the trial is marked ``interrupted`` (``last_step``: its last checkpoint's step)
 and resumes from that checkpoint at the next run.
