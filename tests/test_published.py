@@ -139,3 +139,21 @@ def test_reproduction_rows_without_spread_or_measurement():
                                                                         "no spread"]
     # a published row that the run did not measure (a quick profile without it)
     assert [c.strip() for c in lines[3].strip("|").split("|")][3:8] == ["—", "23.8 ± 0.7", "—", "—", "not measured"]
+
+
+def test_reproduction_rows_of_one_quantity_share_one_number_format():
+    import pandas as pd
+
+    from ganbench.report.tables import render_reproduction_markdown
+
+    rows = [{"trial_id": f"{m}{s}", "method": m, "dataset": "ring8", "seed": s, "iterations": 1, "step": 1,
+             "elapsed_s": 1.0, "status": "finished", "error": None, "modes_covered": v, "protocol": "{}"}
+            for m, values in (("gan", (10.0, 12.0, 14.0)), ("wgan_gp", (0.5, 0.6, 0.7)))
+            for s, v in enumerate(values)]
+    entries = [PublishedValue(method="gan", dataset="ring8", metric="modes_covered", value=17.3, source="s"),
+               PublishedValue(method="wgan_gp", dataset="ring8", metric="modes_covered", value=0.55, source="s")]
+    md = render_reproduction_markdown(pd.DataFrame(rows), entries)
+    # means 12 and 0.6, published 17.3 and 0.55: median 6.3 needs 2 decimals for 3 digits, the smallest
+    # (0.55) 2 for 2 digits, so both rows print 2 decimals (alone, the GAN row would print 12.0 ± 2.0)
+    assert "12.00 ± 2.00 (3 seeds)" in md and "17.30" in md
+    assert "0.60 ± 0.10 (3 seeds)" in md and "0.55" in md

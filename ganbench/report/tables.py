@@ -574,9 +574,14 @@ def _reproduction_cells(final_df: pd.DataFrame, entries: Sequence, latex: bool) 
 
     repro = reproduction_rows(final_df, entries)
     counts = _counts(final_df) if len(final_df) else {}
+    # one number format per dataset × metric (the rows of one quantity read alike, as in the main table)
+    values: dict[tuple[str, str], list[float]] = {}
+    for row in repro.itertuples():
+        values.setdefault((row.dataset, row.metric), []).extend([row.measured_mean, row.published])
+    formats = {key: column_format(vals) for key, vals in values.items()}
     out = []
     for row in repro.itertuples():
-        fmt = column_format([row.measured_mean, row.published])
+        fmt = formats[(row.dataset, row.metric)]
         measured = fmt.mean_std(row.measured_mean, row.measured_std, row.seeds)
         published = fmt.mean_std(row.published, row.published_spread if pd.notna(row.published_spread) else math.nan,
                                  2 if pd.notna(row.published_spread) else 1)
