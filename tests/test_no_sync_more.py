@@ -1,4 +1,4 @@
-"""Issue 16 item 1, continued: EBGAN, BEGAN, LAPGAN, PGGAN and cGML make no host sync between
+"""Issue 16 item 1, continued: EBGAN, BEGAN, LAPGAN, PGGAN, cGML, Dist-GAN and GN-GAN make no host sync between
 logging windows, and G's moving average (``ema_g``) reads nothing back at its updates.
 
 The counting is tests/test_no_sync.py's (its ``sync_calls`` fixture and helpers are imported):
@@ -38,6 +38,8 @@ CASES = [
     # (α = 0, then 0.5), 5-6 stabilise 14 px
     ("pggan", MNIST.info, {"width": 2, "z_dim": 4, "phase_iterations": 2, "ema_g": 0.9}, {"penalty", "drift"}),
     ("cgml", Toy3D.info, {"width": 8, "inner_steps": 2}, {"loss_rec", "loss_z", "z_norm", "lip_g"}),
+    ("distgan", Ring8.info, {"width": 8}, {"loss_ae", "penalty", "ae_rec", "ae_reg"}),
+    ("gngan", Ring8.info, {"width": 8}, {"ae_rec", "v_r", "gm_score", "gm_grad", "gm_dot"}),
 ]
 
 

@@ -208,15 +208,15 @@ class AutoEncodingGAN(Method):
         """Weight of the reconstructions (counted as real) in D's loss now."""
 
     # -- the three steps ------------------------------------------------------------------
-    def ae_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    def ae_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         with frozen(self.D):
             loss, stats = self.ae_loss(x, z)
         self.opt_e.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_e.step()
-        return {"loss_ae": float(loss.detach()), **stats}
+        return {"loss_ae": loss.detach(), **stats}
 
-    def d_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    def d_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.G(z)
             recon = self.G(self.E(x))
@@ -226,17 +226,19 @@ class AutoEncodingGAN(Method):
         self.opt_d.zero_grad(set_to_none=True)
         (loss + self.params.lambda_p * penalty).backward()
         self.opt_d.step()
-        return {"loss_d": float(loss.detach()), "penalty": float(penalty.detach()), "w_recon": w_recon}
+        # the schedule's value is a Python float: a device fill (a kernel, not a copy) keeps every
+        # logged value a device tensor
+        return {"loss_d": loss.detach(), "penalty": penalty.detach(), "w_recon": loss.new_full((), w_recon)}
 
-    def g_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    def g_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         with frozen(self.D):
             loss, stats = self.g_loss(x, z)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        return {"loss_g": float(loss.detach()), **stats}
+        return {"loss_g": loss.detach(), **stats}
 
-    def step(self, next_real: RealSampler) -> dict[str, float]:
+    def step(self, next_real: RealSampler) -> dict[str, torch.Tensor]:
         x = next_real()
         z = self.prior(x.shape[0])
         stats = self.ae_step(x, z)
@@ -331,7 +333,7 @@ class DistGAN(AutoEncodingGAN):
         md_x = (f_recon - f_fake).mean()
         md_z = self._lambda_w() * (ze - z).mean()
         reg = (md_x - md_z).pow(2)
-        return ae + self.params.lambda_r * reg, {"ae_rec": float(ae.detach()), "ae_reg": float(reg.detach())}
+        return ae + self.params.lambda_r * reg, {"ae_rec": ae.detach(), "ae_reg": reg.detach()}
 
     def schedule_length(self) -> int:
         return (self.params.schedule_iterations or getattr(self, "total_iterations", None)

@@ -3,7 +3,7 @@ AAAI 2019, arXiv 1811.01333).
 
 No official GN-GAN code was ever released: the authors' repository (tntrung/gan) holds only
 Dist-GAN code and announces GN-GAN as "update soon". ganbench follows the GN-GAN student report
-(the seed report, in French; the authority for GN-GAN's formulas) and its Algorithm 1, and
+(a French course report on the paper; the authority for GN-GAN's formulas) and its Algorithm 1, and
 takes everything the report leaves open from Dist-GAN's official code (tntrung/gan; see
 :mod:`ganbench.methods.distgan`), GN-GAN's predecessor by the same authors. Per iteration:
 
@@ -119,7 +119,7 @@ from ganbench.registry import METHODS
 #: named sets of values, applied by :meth:`GNGAN.resolve_params` unless explicitly overridden
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # the seed report's tuned MNIST values: "learning rates (tous égaux à 0.00015)", "α = 0.06"
+    # the student report's tuned MNIST values: "learning rates (tous égaux à 0.00015)", "α = 0.06"
     "report": {"lr_e": 1.5e-4, "lr_g": 1.5e-4, "lr_d": 1.5e-4, "alpha": 0.06},
 }
 
@@ -175,7 +175,7 @@ class GNGAN(AutoEncodingGAN):
             v_r = neighbors_embedding_kl(z, fake)
         else:
             v_r = neighbors_embedding_kl(torch.cat([z, ze]), torch.cat([fake, recon]))
-        return rec + self.params.lambda_r * v_r, {"ae_rec": float(rec.detach()), "v_r": float(v_r.detach())}
+        return rec + self.params.lambda_r * v_r, {"ae_rec": rec.detach(), "v_r": v_r.detach()}
 
     def g_loss(self, x, z):
         """V_G with gradient matching (step 3)."""

@@ -1,6 +1,6 @@
 """Generator objectives on discriminator scores: Dist-GAN's score distance and GN-GAN's
-gradient matching (Tran, Bui, Cheung, AAAI 2019; formulas as in the GN-GAN student report, the
-seed report, Eq. (1)).
+gradient matching (Tran, Bui, Cheung, AAAI 2019; formulas as in the GN-GAN student
+report, Eq. (1)).
 
 Notation: l(x) is D's logit and D(x) = σ(l(x)) the probability, as in the report's V_D
 (E log D(x) + E log(1 − D(G(z)))).
@@ -98,6 +98,6 @@ def gradient_matching_loss(logits_fn: Logits, real: torch.Tensor, fake: torch.Te
     dist = score_distance(real_probs, fake_probs)
     terms = matching_terms(real.detach(), real_grad, fake, fake_grad, matching)
     loss = dist + lambda_m1 * terms["grad"] + lambda_m2 * terms["dot"]
-    stats = {"gm_score": float(dist.detach()), "gm_grad": float(terms["grad"].detach()),
-             "gm_dot": float(terms["dot"].detach())}
+    stats = {"gm_score": dist.detach(), "gm_grad": terms["grad"].detach(),
+             "gm_dot": terms["dot"].detach()}
     return loss, stats
