@@ -20,6 +20,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import torch
 import torch._dynamo  # noqa: F401  (imported once here, not in every forked driver: Adam loads it)
 from mlflow.tracking import MlflowClient
 
@@ -45,6 +46,10 @@ def _drive(args: list[str], log: str) -> None:
     os.dup2(stream.fileno(), 1)
     os.dup2(stream.fileno(), 2)
     sys.stdout = sys.stderr = stream  # pytest's capture objects are not the fds
+    # OpenMP is not fork-safe: when the test process ran multi-threaded ops before (any earlier test
+    # without one thread), the child's first parallel op waits forever for the parent's thread team.
+    # One thread runs every op inline (the trials set their own count later; cpus_per_trial is 1).
+    torch.set_num_threads(1)
     from ganbench.cli import app
 
     try:
