@@ -45,8 +45,10 @@ CONTEXT_BYTES = 600 * 2**20
 MAX_TRIALS_PER_GPU = 20
 #: the share when probing is impossible or failed (ganbench's former fixed value)
 FALLBACK_SHARE = 0.5
-#: the metrics whose evaluation passes images through TF-Inception
-INCEPTION_METRICS = frozenset({"fid", "fid_inf", "kid", "prdc", "pr_prob", "memorization", "vendi"})
+#: the metrics whose evaluation passes images through an Inception network (``memorization``,
+#: ``vendi`` and ``pr_prob`` use the dataset's classifier; their ``_inception`` variants Inception)
+INCEPTION_METRICS = frozenset({"fid", "fid_inf", "kid", "prdc", "is", "pr_prob_inception",
+                               "memorization_inception", "vendi_inception"})
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from ganbench.suite import Suite, load_suite
 from ganbench.tracking import (close_done_trials, close_interrupted, default_tracking_uri, end_run,
                                ensure_experiment, ensure_store, follow_moved_results, log_report_artifacts,
                                start_parent_run)
-from ganbench.trial import DONE_STATUSES, TrialContext, read_status, trial_dir
+from ganbench.trial import DONE_STATUSES, TrialContext, read_status, trial_dir, trial_threads
 
 
 @dataclass
@@ -348,7 +348,7 @@ def _run_prepared(suite, specs, source, suite_dir, quick, local, address, result
         "metrics": ",".join(suite.eval.metrics), "num_samples": suite.eval.num_samples,
         "reference": suite.eval.reference})
     ctx = TrialContext(suite.name, str(suite_dir), uri, experiment_id, parent,
-                       threads=max(1, int(suite.resources.cpus_per_trial)),
+                       threads=trial_threads(suite.resources.cpus_per_trial),
                        max_failures=suite.resources.max_failures)
     _announce(progress, suite.name, suite_dir, uri, specs)
     mark_interrupted(suite_dir, 0.0, uri, experiment_id)  # a killed driver's trials: never "running" now
@@ -487,7 +487,7 @@ def repair_records(spec: TrialSpec, folder: Path) -> str | None:
             method, _ = load_trial_generator(ckpt, _driver_device())
             if int(method.iteration) != last:
                 return None
-            result = run_eval(ckpt, [*spec.metrics, *spec.final_metrics], spec.dataset, spec.reference, spec.num_samples,
+            result = run_eval(ckpt, spec.metrics_at(last), spec.dataset, spec.reference, spec.num_samples,
                               spec.seed, _driver_device())
         except GanbenchError:
             return None

@@ -52,6 +52,11 @@ class TrialSpec:
     #: id) when empty, so trials of suites without it keep their ids
     final_metrics: tuple[str, ...] = ()
 
+    def metrics_at(self, step: int) -> list[str]:
+        """The metrics an evaluation at ``step`` computes: ``metrics``, plus ``final_metrics`` at the
+        trial's last iteration."""
+        return [*self.metrics, *(self.final_metrics if step >= self.iterations else ())]
+
     @property
     def dataset_param_dict(self) -> dict[str, Any]:
         return dict(self.dataset_params)

@@ -144,7 +144,7 @@ def train_trial(spec: TrialSpec, ctx: TrialContext) -> dict[str, Any]:
     process's thread count is restored afterwards (``--local`` runs trials in the driver).
     See :func:`_train_trial`."""
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(ctx.threads)))
+    torch.set_num_threads(trial_threads(ctx.threads))
     try:
         return _train_trial(spec, ctx)
     finally:
@@ -239,8 +239,7 @@ def _attempt(spec: TrialSpec, ctx: TrialContext, folder: Path, run: TrialRun | N
             method.step = inject(method.step, fault, lambda: method.iteration, folder)
 
         def run_eval(m):
-            final = list(spec.final_metrics) if m.iteration >= spec.iterations else []
-            return evaluate(m.sample, info.name, [*spec.metrics, *final], spec.num_samples,
+            return evaluate(m.sample, info.name, spec.metrics_at(m.iteration), spec.num_samples,
                             spec.reference, device, spec.seed, resize=spec.resize,
                             num_reference=spec.num_reference, method=m)
 

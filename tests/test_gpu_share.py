@@ -51,6 +51,10 @@ def test_evaluation_resident_bytes_known_answer(tmp_path):
     assert evaluation_resident_bytes(spec, 784) == 31_360_000 + 163_840_000 + 100_663_296
     spec = _spec(tmp_path, "name: r\ndatasets: [mnist]\nmethods: [gan]\neval: {metrics: [fcd], num_samples: 1000}\n")
     assert evaluation_resident_bytes(spec, 784) == 1000 * 784 * 4
+    # memorization and vendi run on the classifier's features (mnist_all's final_metrics): no Inception
+    spec = _spec(tmp_path, "name: r\ndatasets: [mnist]\nmethods: [gan]\n"
+                 "eval: {metrics: [fcd], final_metrics: [memorization, vendi], num_samples: 1000}\n")
+    assert evaluation_resident_bytes(spec, 784) == 1000 * 784 * 4
 
 
 def test_the_probe_measures_weights_gradients_and_adam_state_on_cpu(tmp_path, one_thread):

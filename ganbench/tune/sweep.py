@@ -341,9 +341,11 @@ def run_sweep(suite: Suite, source: str, suite_dir: Path, uri: str, experiment_i
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     _prepare_objective(suite, progress)
     parent = _parent_run(suite, tune_dir, uri, experiment_id, source)
+    from ganbench.trial import trial_threads
+
     ctx = {"suite_name": suite.name, "suite_dir": str(tune_dir), "tracking_uri": uri,
            "experiment_id": experiment_id, "parent_run_id": parent,
-           "threads": max(1, int(per_trial["cpu"])), "report_to_tune": True}
+           "threads": trial_threads(per_trial["cpu"]), "report_to_tune": True}
     status = "FAILED"
     try:
         all_records: list[dict[str, Any]] = []

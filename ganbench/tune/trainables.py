@@ -113,8 +113,7 @@ def pbt_trial(config: dict[str, Any], cell: dict[str, Any]) -> None:
                        {**{f"coord.{k}": v for k, v in coords.items()}, **spec.flat(), "trial_id": ray_id})
 
     def run_eval(m):
-        final = list(spec.final_metrics) if m.iteration >= spec.iterations else []
-        return evaluate(m.sample, info.name, [*spec.metrics, *final], spec.num_samples, spec.reference,
+        return evaluate(m.sample, info.name, spec.metrics_at(m.iteration), spec.num_samples, spec.reference,
                         device, spec.seed, resize=spec.resize, num_reference=spec.num_reference, method=m)
 
     def on_eval(step: int, elapsed: float, values: dict, protocol: dict, losses: dict) -> None:
