@@ -4,6 +4,7 @@ one CPU each, on loopback) and an MLflow tracking server (``ganbench ui --create
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -117,7 +118,7 @@ def _server_up(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
             return resp.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not listening yet, or another program's port answering
         return False
 
 
